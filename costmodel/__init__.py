@@ -1,0 +1,10 @@
+"""costmodel: an analytical cost model and FLOPs/params profiler for efficient CNNs.
+
+``costmodel.profile(path_or_dict, **settings)`` is the analytic path: it imports neither
+torch nor fvcore.
+"""
+from .errors import SpecError
+from .profile import Profile, Spec, profile
+
+__version__ = "0.1.0"
+__all__ = ["Profile", "Spec", "SpecError", "profile", "__version__"]

@@ -1,0 +1,477 @@
+"""From a validated spec to the layer graph: expansion of blocks, rows, repeats and branches,
+with shape inference and the analytic counts of every layer.
+
+The graph is a tree: :class:`Seq` (children in order) and :class:`Parallel` (an optional
+channel split, branches, a merge) with :class:`Layer` leaves. Every node has a stable dotted
+name, which is also the name of its module in the built ``torch.nn.Module``.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Union
+
+from pydantic import ValidationError
+
+from . import expr
+from .errors import SpecError
+from .loader import LineDict, LineList
+from .ops import OPS, Op, Shape, lookup, numel
+from .ops.base import F
+from .spec import OP_MODELS, RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile
+
+MAX_LAYERS = 100_000
+MAX_REPEAT = 10_000
+MAX_DEPTH = 32
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclass
+class Layer:
+    """A leaf of the graph: one op with its shapes and exact counts."""
+    name: str
+    op: str
+    attrs: dict
+    input_shape: Shape
+    output_shape: Shape
+    mult_adds: int          # conv + linear multiply-accumulates, bias excluded (papers)
+    params: int             # trainable parameters: sum(p.numel()) of the built module
+    weights: int            # conv/linear weight elements only (papers' per-type tables)
+    activations: int        # elements of the output
+    fvcore: int             # what fvcore.nn.FlopCountAnalysis counts for this module
+    full: int               # every arithmetic operation (see each op's docstring)
+    type_key: str
+    type_stride: str
+    filter: str
+    line: int | None = None
+    input_shapes: list[Shape] | None = None   # merges: the shape of every branch
+
+    @property
+    def opdef(self) -> Op:
+        return OPS[self.op]
+
+    @property
+    def local_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Seq:
+    name: str
+    children: list["Node"] = field(default_factory=list)
+    line: int | None = None
+
+    @property
+    def local_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Parallel:
+    name: str
+    paths: list[tuple[str, Seq]]
+    merge: Layer
+    split: Layer | None = None
+    line: int | None = None
+
+    @property
+    def local_name(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+
+Node = Union[Layer, Seq, Parallel]
+
+
+def iter_layers(node: Node) -> Iterator[Layer]:
+    """Leaves in execution order."""
+    if isinstance(node, Layer):
+        yield node
+    elif isinstance(node, Seq):
+        for child in node.children:
+            yield from iter_layers(child)
+    else:
+        if node.split is not None:
+            yield node.split
+        for _, path in node.paths:
+            yield from iter_layers(path)
+        yield node.merge
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _line(container: Any, index: int | None = None, key: str | None = None) -> int | None:
+    if key is not None and isinstance(container, LineDict):
+        return container.line_of(key)
+    if index is not None and isinstance(container, LineList) and index < len(container.item_lines):
+        return container.item_lines[index]
+    return getattr(container, "line", None)
+
+
+def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]) -> SpecError:
+    """The first pydantic error as one readable sentence, with the line of the bad key."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    key = loc[0] if loc else None
+    line = _line(raw, key=key) if key else getattr(raw, "line", None)
+    where = ".".join(loc)
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        msg = f"unknown field {key!r} in {what}{_suggest(key, known)}; fields: {', '.join(known)}"
+    elif etype == "missing":
+        msg = f"{what} is missing the required field {where!r}"
+    elif etype == "literal_error" and loc and loc[-1] == "merge":
+        msg = f"{what}: merge must be 'add' or 'concat', got {err.get('input')!r}"
+    else:
+        got = err.get("input")
+        msg = f"{what}: field {where!r}: {err['msg'].lower()} (got {got!r})"
+    return SpecError(msg, line=line)
+
+
+class Expander:
+    """Expands a spec into the layer graph for one set of settings."""
+
+    def __init__(self, spec: SpecFile, raw: LineDict, file: str, settings: dict[str, Any]):
+        self.spec = spec
+        self.raw = raw
+        self.file = file
+        self.settings = settings
+        self.count = 0
+        self.peak = 0
+        self.block_lines = raw.get("blocks", {}) if isinstance(raw, LineDict) else {}
+
+    # -- entry points ------------------------------------------------------------------------
+    def run(self) -> tuple[Seq, Shape, Shape]:
+        env = dict(self.settings)
+        line = _line(self.raw, key="input")
+        try:
+            shape = tuple(self._int(v, env, "input", minimum=1) for v in self.spec.input)
+        except SpecError as exc:
+            raise exc.located(file=self.file, line=line) from None
+        env.update(self._input_env(shape))
+        root = Seq("", line=_line(self.raw, key="layers"))
+        root.children, out = self.seq(self.raw["layers"], env, "", shape, 0, ())
+        if not root.children:
+            raise SpecError("the spec has no layers", file=self.file, line=root.line)
+        return root, shape, out
+
+    @staticmethod
+    def _input_env(x: Shape) -> dict[str, int]:
+        return {"in_channels": x[0], "in_h": x[1] if len(x) == 3 else 1,
+                "in_w": x[2] if len(x) == 3 else 1}
+
+    # -- values ------------------------------------------------------------------------------
+    def _int(self, value: Any, env: dict, what: str, minimum: int | None = None) -> int:
+        v = expr.evaluate(value, env)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(f"{what} must be an integer, got {v!r}")
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise SpecError(f"{what} must be an integer, got {v!r} from {value!r} "
+                                "(use int(...), round(...) or make_divisible(...))")
+            v = int(v)
+        if minimum is not None and v < minimum:
+            raise SpecError(f"{what} must be at least {minimum}, got {v}"
+                            + (f" from {value!r}" if isinstance(value, str) else ""))
+        return v
+
+    def _field(self, f: F, fname: str, value: Any, env: dict) -> Any:
+        if value is None:
+            return None
+        if f.kind == "int":
+            return self._int(value, env, f"field {fname!r}", f.minimum)
+        if f.kind == "pair":
+            if isinstance(value, list):
+                return [self._int(v, env, f"field {fname!r}", f.minimum) for v in value]
+            v = expr.evaluate(value, env)
+            if isinstance(v, list):
+                return [self._int(x, env, f"field {fname!r}", f.minimum) for x in v]
+            return self._int(v, env, f"field {fname!r}", f.minimum)
+        if f.kind == "float":
+            v = expr.evaluate(value, env)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise SpecError(f"field {fname!r} must be a number, got {v!r}")
+            return float(v)
+        if f.kind == "bool":
+            v = expr.evaluate(value, env)
+            if not isinstance(v, bool):
+                raise SpecError(f"field {fname!r} must be true or false, got {v!r}")
+            return v
+        if f.kind == "choice":
+            v = value if value in f.choices else expr.evaluate(value, env)
+            if v not in f.choices:
+                raise SpecError(f"field {fname!r} must be one of {', '.join(f.choices)}; got {v!r}"
+                                + _suggest(str(v), f.choices))
+            return v
+        raise AssertionError(f.kind)
+
+    def _arg(self, value: Any, env: dict) -> Any:
+        """A block argument: an expression, or a bare word (``HS``) taken as a symbol."""
+        if isinstance(value, str) and _NAME_RE.match(value) and not value[0].isdigit() \
+                and value not in env and value not in expr.FUNCTIONS:
+            return value
+        return expr.evaluate(value, env)
+
+    # -- structure ---------------------------------------------------------------------------
+    def seq(self, entries: Any, env: dict, prefix: str, x: Shape, held: int,
+            stack: tuple[str, ...]) -> tuple[list[Node], Shape]:
+        if not isinstance(entries, list):
+            raise SpecError(f"expected a list of layers, got {type(entries).__name__}",
+                            file=self.file, line=getattr(entries, "line", None), layer=prefix or None)
+        children: list[Node] = []
+        seen: set[str] = set()
+        for idx, entry in enumerate(entries):
+            node, x = self.entry(entry, idx, env, prefix, x, held, stack, _line(entries, idx))
+            if node is None:
+                continue
+            if node.local_name in seen:
+                raise SpecError(f"two layers are named {node.name!r}", file=self.file,
+                                line=node.line, layer=node.name)
+            seen.add(node.local_name)
+            children.append(node)
+        return children, x
+
+    def entry(self, e: Any, idx: int, env: dict, prefix: str, x: Shape, held: int,
+              stack: tuple[str, ...], line: int | None) -> tuple[Node | None, Shape]:
+        if isinstance(e, str):
+            e = {"op": e}
+        where = f"{prefix}.{idx}" if prefix else str(idx)
+        if not isinstance(e, dict):
+            raise SpecError(f"a layer is an op name or a mapping such as {{op: conv2d, out: 32, "
+                            f"kernel: 3}}, got {type(e).__name__} {e!r}",
+                            file=self.file, line=line, layer=where)
+        line = getattr(e, "line", None) or line
+        kinds = [k for k in ("op", *STRUCTURAL) if k in e]
+        if len(kinds) != 1:
+            keys = ", ".join(map(str, e)) or "nothing"
+            raise SpecError(("a layer needs exactly one of op, block, seq, repeat, parallel, "
+                             f"residual; this one has {keys}")
+                            + (_suggest(str(next(iter(e))), ["op", *STRUCTURAL]) if e else ""),
+                            file=self.file, line=line, layer=where)
+        name = e.get("name", idx)
+        name = str(name)
+        if not _NAME_RE.match(name):
+            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
+                            file=self.file, line=line, layer=where)
+        full = f"{prefix}.{name}" if prefix else name
+        try:
+            if "when" in e and e["when"] is not None:
+                cond = expr.evaluate(e["when"], env)
+                if not isinstance(cond, bool):
+                    raise SpecError(f"'when' must be true or false, got {cond!r}")
+                if not cond:
+                    return None, x
+            kind = kinds[0]
+            if kind == "op":
+                return self.op_entry(e, env, full, x, held, line)
+            model = STRUCTURAL[kind]
+            try:
+                model.model_validate(dict(e))
+            except ValidationError as exc:
+                raise validation_error(exc, f"{kind} entry", e, list(model.model_fields)) from None
+            return getattr(self, f"{kind}_entry")(e, env, full, x, held, stack, line)
+        except SpecError as exc:
+            raise exc.located(file=self.file, line=line, layer=full) from None
+
+    def op_entry(self, e: dict, env: dict, full: str, x: Shape, held: int,
+                 line: int | None) -> tuple[Layer, Shape]:
+        if not isinstance(e["op"], str):
+            raise SpecError(f"op must be a name, got {e['op']!r}", line=_line(e, key="op"))
+        try:
+            op = lookup(e["op"])
+        except SpecError as exc:
+            raise exc.located(line=_line(e, key="op")) from None
+        model = OP_MODELS[op.name]
+        try:
+            model.model_validate(dict(e))
+        except ValidationError as exc:
+            raise validation_error(exc, f"op {op.name}", e,
+                                   ["op", "name", "when", *op.fields]) from None
+        values = {}
+        for fname, f in op.fields.items():
+            raw = e.get(fname, None)
+            try:
+                values[fname] = self._field(f, fname, f.default if raw is None else raw, env)
+            except SpecError as exc:
+                raise exc.located(line=_line(e, key=fname)) from None
+        a = op.resolve(values, x)
+        y = op.infer(a, x)
+        layer = self.make_layer(op, a, x, y, full, line, held)
+        return layer, y
+
+    def make_layer(self, op: Op, a: dict, x: Shape, y: Shape, name: str, line: int | None,
+                   held: int, inputs: list[Shape] | None = None) -> Layer:
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers; refusing to expand it")
+        in_elems = sum(numel(s) for s in inputs) if inputs else numel(x)
+        self.peak = max(self.peak, held + in_elems + numel(y))
+        desc = op.describe(a, x)
+        return Layer(name=name, op=op.name, attrs=a, input_shape=x, output_shape=y,
+                     mult_adds=op.macs(a, x, y), params=op.params(a, x), weights=op.weights(a, x),
+                     activations=numel(y), fvcore=op.fvcore(a, x, y), full=op.full(a, x, y),
+                     type_key=op.type_key(a, x), type_stride=desc[0], filter=desc[1], line=line,
+                     input_shapes=inputs)
+
+    def seq_entry(self, e, env, full, x, held, stack, line):
+        node = Seq(full, line=line)
+        node.children, y = self.seq(e["seq"], env, full, x, held, stack)
+        return node, y
+
+    def repeat_entry(self, e, env, full, x, held, stack, line):
+        n = self._int(e["repeat"], env, "repeat", minimum=0)
+        if n > MAX_REPEAT:
+            raise SpecError(f"repeat {n} exceeds the limit of {MAX_REPEAT:,}")
+        var = e.get("as", "i")
+        body = e["body"]
+        node = Seq(full, line=line)
+        for k in range(n):
+            env2 = {**env, var: k}
+            if len(body) == 1 and not (isinstance(body[0], dict) and "name" in body[0]):
+                child, x = self.entry(body[0], k, env2, full, x, held, stack, _line(body, 0))
+                if child is not None:
+                    node.children.append(child)
+            else:
+                sub = Seq(f"{full}.{k}", line=line)
+                sub.children, x = self.seq(body, env2, sub.name, x, held, stack)
+                node.children.append(sub)
+        return node, x
+
+    def _block(self, name: Any) -> BlockDef:
+        blocks = self.spec.blocks
+        if not isinstance(name, str) or name not in blocks:
+            known = ", ".join(blocks) or "none defined"
+            raise SpecError(f"undefined block {name!r}{_suggest(str(name), blocks)}; blocks: {known}")
+        return blocks[name]
+
+    def block_entry(self, e, env, full, x, held, stack, line):
+        bname = e["block"]
+        bdef = self._block(bname)
+        if bname in stack:
+            chain = " -> ".join((*stack[stack.index(bname):], bname))
+            raise SpecError(f"block {bname!r} includes itself ({chain})")
+        if len(stack) >= MAX_DEPTH:
+            raise SpecError(f"blocks nest deeper than {MAX_DEPTH} levels")
+        declared = bdef.arg_defaults()
+        given = {k: v for k, v in e.items() if k not in RESERVED_CALL_KEYS}
+        for k in given:
+            if k not in declared:
+                raise SpecError(f"block {bname!r} has no argument {k!r}{_suggest(k, declared)}; "
+                                f"arguments: {', '.join(declared) or 'none'}", line=_line(e, key=k))
+        given = {k: self._arg(v, env) for k, v in given.items()}
+        if e.get("rows") is None:
+            return self.instance(bname, bdef, given, full, x, held, stack, line)
+        node = Seq(full, line=line)
+        rows = e["rows"]
+        k = 0
+        for r, row in enumerate(rows):
+            row_line = _line(rows, r)
+            times = 1
+            if isinstance(row, dict) and "repeat" in row:
+                extra = set(row) - {"repeat", "row"}
+                if extra or "row" not in row:
+                    raise SpecError("a repeated row is {repeat: n, row: [...]}", line=row_line)
+                times = self._int(row["repeat"], env, "row repeat", minimum=0)
+                if times > MAX_REPEAT:
+                    raise SpecError(f"row repeat {times} exceeds the limit of {MAX_REPEAT:,}",
+                                    line=row_line)
+                row = row["row"]
+            values = self._row(bname, declared, row, env, row_line)
+            for _ in range(times):
+                child, x = self.instance(bname, bdef, {**given, **values}, f"{full}.{k}", x, held,
+                                         stack, row_line)
+                node.children.append(child)
+                k += 1
+        return node, x
+
+    def _row(self, bname: str, declared: dict, row: Any, env: dict, line: int | None) -> dict:
+        names = list(declared)
+        if isinstance(row, list):
+            if len(row) > len(names):
+                raise SpecError(f"row has {len(row)} values but block {bname!r} takes "
+                                f"{len(names)} ({', '.join(names)})", line=line)
+            return {n: self._arg(v, env) for n, v in zip(names, row)}
+        if isinstance(row, dict):
+            for k in row:
+                if k not in declared:
+                    raise SpecError(f"block {bname!r} has no argument {k!r}{_suggest(str(k), declared)}",
+                                    line=line)
+            return {k: self._arg(v, env) for k, v in row.items()}
+        raise SpecError(f"a row is a list of values in argument order ({', '.join(names)}) "
+                        f"or a mapping, got {row!r}", line=line)
+
+    def instance(self, bname, bdef, given, full, x, held, stack, line):
+        benv = dict(self.settings)
+        for arg, default in bdef.arg_defaults().items():
+            if arg in given:
+                benv[arg] = given[arg]
+            elif default is None:
+                raise SpecError(f"block {bname!r} needs argument {arg!r}", line=line)
+            else:
+                benv[arg] = self._arg(default, benv)
+        benv.update(self._input_env(x))
+        blk = self.block_lines.get(bname) if isinstance(self.block_lines, dict) else None
+        for k, v in bdef.let.items():
+            try:
+                benv[k] = self._arg(v, benv)
+            except SpecError as exc:
+                lets = blk.get("let") if isinstance(blk, LineDict) else None
+                raise exc.located(file=self.file, line=_line(lets, key=k) if lets else None,
+                                  layer=full) from None
+        body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
+        node = Seq(full, line=line)
+        node.children, y = self.seq(body, benv, full, x, held, (*stack, bname))
+        return node, y
+
+    def parallel_entry(self, e, env, full, x, held, stack, line):
+        spec_paths = e["parallel"]
+        if isinstance(spec_paths, dict):
+            paths = list(spec_paths.items())
+        else:
+            paths = [(str(i), p) for i, p in enumerate(spec_paths)]
+        return self._branches(paths, e["merge"], e.get("split"), env, full, x, held, stack, line)
+
+    def residual_entry(self, e, env, full, x, held, stack, line):
+        paths = [("body", e["residual"]), ("shortcut", e.get("shortcut") or [])]
+        return self._branches(paths, "add", None, env, full, x, held, stack, line)
+
+    def _branches(self, paths, merge, split, env, full, x, held, stack, line):
+        if len(paths) < 2:
+            raise SpecError("parallel needs at least two branches")
+        for pname, _ in paths:
+            if not _NAME_RE.match(str(pname)) or pname in ("split", "add", "concat"):
+                raise SpecError(f"branch name {pname!r} is not allowed")
+        split_layer = None
+        inputs = [x] * len(paths)
+        if split is not None:
+            c = x[0]
+            if isinstance(split, list):
+                sizes = [self._int(s, env, "split size", minimum=1) for s in split]
+            else:
+                parts = self._int(split, env, "split", minimum=2)
+                if c % parts:
+                    raise SpecError(f"cannot split {c} channels into {parts} equal parts")
+                sizes = [c // parts] * parts
+            if len(sizes) != len(paths):
+                raise SpecError(f"split makes {len(sizes)} parts for {len(paths)} branches")
+            if sum(sizes) != c:
+                raise SpecError(f"split sizes {sizes} add up to {sum(sizes)}, not the {c} input channels")
+            inputs = [(s, *x[1:]) for s in sizes]
+            split_layer = self.make_layer(OPS["split"], {"sizes": sizes}, x, x, f"{full}.split",
+                                          line, held)
+        outs: list[Shape] = []
+        seqs: list[tuple[str, Seq]] = []
+        for (pname, entries), xin in zip(paths, inputs):
+            path = Seq(f"{full}.{pname}", line=line)
+            path_held = held + numel(x) + sum(numel(o) for o in outs)
+            path.children, y = self.seq(entries, env, path.name, xin, path_held, stack)
+            outs.append(y)
+            seqs.append((str(pname), path))
+        op = OPS[merge]
+        y = op.merge(outs)
+        merge_layer = self.make_layer(op, {"inputs": len(outs)}, outs[0], y, f"{full}.{merge}",
+                                      line, held, inputs=outs)
+        return Parallel(full, seqs, merge_layer, split_layer, line=line), y

@@ -1,0 +1,137 @@
+"""Convolutions: conv2d and its depthwise and pointwise shorthands."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import F, Op, Shape, need_map, pair, pair_str, register
+
+_COMMON = {
+    "stride": F("pair", 1, "stride (int or [h, w])", minimum=1),
+    "padding": F("pair", None, "zero padding; default dilation*(kernel-1)//2 ('same' for odd "
+                 "kernels at stride 1)", minimum=0),
+    "dilation": F("pair", 1, "dilation", minimum=1),
+    "bias": F("bool", False, "add a bias (off by default: a batch norm usually follows)"),
+}
+
+
+def conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    """PyTorch's Conv2d output size: floor((H + 2p - d(k-1) - 1) / s) + 1."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+class _ConvBase(Op):
+    """Standard (grouped) convolution.
+
+    mult-adds = out * (in/groups) * kh * kw * Ho * Wo; params = that weight + out (bias).
+    fvcore counts the same multiply-accumulates (bias ignored). full adds one add per output
+    element for the bias, when there is one.
+    """
+
+    def _finish(self, a: dict, x: Shape, out: int, groups: int) -> dict:
+        c, _, _ = need_map(x, self.name)
+        k = pair(a["kernel"])
+        d = pair(a["dilation"])
+        p = a["padding"]
+        p = (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2) if p is None else pair(p)
+        if c % groups:
+            raise SpecError(f"groups ({groups}) must divide the input channels ({c})")
+        if out % groups:
+            raise SpecError(f"groups ({groups}) must divide the output channels ({out})")
+        return {**a, "in_channels": c, "out": out, "groups": groups, "kernel": k,
+                "stride": pair(a["stride"]), "padding": p, "dilation": d}
+
+    def infer(self, a: dict, x: Shape) -> Shape:
+        _, h, w = x
+        ho = conv_out(h, a["kernel"][0], a["stride"][0], a["padding"][0], a["dilation"][0])
+        wo = conv_out(w, a["kernel"][1], a["stride"][1], a["padding"][1], a["dilation"][1])
+        if ho < 1 or wo < 1:
+            raise SpecError(f"the feature map shrinks to {ho}x{wo} (input {h}x{w}, kernel "
+                            f"{pair_str(a['kernel'])}, stride {pair_str(a['stride'])}, padding "
+                            f"{pair_str(a['padding'])}, dilation {pair_str(a['dilation'])})")
+        return (a["out"], ho, wo)
+
+    def weights(self, a: dict, x: Shape) -> int:
+        kh, kw = a["kernel"]
+        return a["out"] * (a["in_channels"] // a["groups"]) * kh * kw
+
+    def params(self, a: dict, x: Shape) -> int:
+        return self.weights(a, x) + (a["out"] if a["bias"] else 0)
+
+    def macs(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.weights(a, x) * y[1] * y[2]
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.macs(a, x, y)
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.macs(a, x, y) + (y[0] * y[1] * y[2] if a["bias"] else 0)
+
+    def is_depthwise(self, a: dict) -> bool:
+        return a["groups"] == a["in_channels"] and a["groups"] > 1
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        k = pair_str(a["kernel"])
+        if self.is_depthwise(a):
+            return f"Conv DW {k}"
+        if a["groups"] > 1:
+            return f"Group Conv {k}"
+        return f"Conv {k}"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        s = a["stride"]
+        stride = f"s{s[0]}" if s[0] == s[1] else f"s{pair_str(s)}"
+        kh, kw = a["kernel"]
+        if self.is_depthwise(a):
+            mult = a["out"] // a["in_channels"]
+            return f"Conv dw / {stride}", f"{kh}x{kw}x{a['in_channels']} dw" + (f" x{mult}" if mult > 1 else "")
+        group = f" g{a['groups']}" if a["groups"] > 1 else ""
+        return f"Conv{group} / {stride}", f"{kh}x{kw}x{a['in_channels'] // a['groups']}x{a['out']}"
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        return nn.Conv2d(a["in_channels"], a["out"], a["kernel"], a["stride"], a["padding"],
+                         a["dilation"], a["groups"], bias=a["bias"])
+
+
+@register
+class Conv2d(_ConvBase):
+    name = "conv2d"
+    aliases = ("conv",)
+    fields = {
+        "out": F("int", doc="output channels", minimum=1),
+        "kernel": F("pair", doc="kernel size (int or [h, w])", minimum=1),
+        **_COMMON,
+        "groups": F("int", 1, "groups; must divide input and output channels", minimum=1),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        return self._finish(a, x, a["out"], a["groups"])
+
+
+@register
+class Depthwise(_ConvBase):
+    name = "depthwise"
+    aliases = ("dw", "dwconv")
+    fields = {
+        "kernel": F("pair", 3, "kernel size", minimum=1),
+        **_COMMON,
+        "multiplier": F("int", 1, "depth multiplier: output channels = input * multiplier", minimum=1),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        c = need_map(x, self.name)[0]
+        return self._finish(a, x, c * a["multiplier"], c)
+
+
+@register
+class Pointwise(_ConvBase):
+    name = "pointwise"
+    aliases = ("pw", "pwconv")
+    fields = {
+        "out": F("int", doc="output channels", minimum=1),
+        "stride": _COMMON["stride"],
+        "bias": _COMMON["bias"],
+        "groups": F("int", 1, "groups (pointwise group convolution, as in ShuffleNet)", minimum=1),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        return self._finish({**a, "kernel": 1, "padding": 0, "dilation": 1}, x, a["out"], a["groups"])

@@ -1,0 +1,75 @@
+"""GhostNet's Ghost module (Han et al. 2020), usable in any spec."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import F, Op, Shape, need_map, pair, pair_str, register
+from .conv import conv_out
+
+
+@register
+class Ghost(Op):
+    """Ghost module: a primary conv makes m = ceil(out / ratio) intrinsic maps (kernel k,
+    stride), a cheap depthwise conv (kernel d, depth multiplier ratio - 1) makes the ghost
+    maps, both followed by batch norm (and ReLU when ``relu``); the two are concatenated and
+    sliced to ``out`` channels (the authors' public code).
+
+    mult-adds = m * C_in * k*k * H*W + m(ratio-1) * d*d * H*W; params = the two conv weights
+    plus 2 per batch-norm channel. fvcore: those mult-adds + 2 per batch-norm element.
+    full: the same + one per ReLU element.
+    """
+    name = "ghost"
+    fields = {
+        "out": F("int", doc="output channels n", minimum=1),
+        "ratio": F("int", 2, "s: n = m * s, m intrinsic maps from the primary conv", minimum=1),
+        "kernel": F("pair", 1, "primary conv kernel k", minimum=1),
+        "dw_kernel": F("pair", 3, "cheap depthwise kernel d", minimum=1),
+        "stride": F("pair", 1, "primary conv stride", minimum=1),
+        "relu": F("bool", True, "ReLU after both halves (off in a bottleneck's projection)"),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        c = need_map(x, self.name)[0]
+        init = -(-a["out"] // a["ratio"])
+        return {**a, "in_channels": c, "init": init, "cheap": init * (a["ratio"] - 1),
+                "kernel": pair(a["kernel"]), "dw_kernel": pair(a["dw_kernel"]),
+                "stride": pair(a["stride"])}
+
+    def infer(self, a: dict, x: Shape) -> Shape:
+        _, h, w = x
+        k, s = a["kernel"], a["stride"]
+        ho = conv_out(h, k[0], s[0], k[0] // 2, 1)
+        wo = conv_out(w, k[1], s[1], k[1] // 2, 1)
+        if ho < 1 or wo < 1:
+            raise SpecError(f"the feature map shrinks to {ho}x{wo} (input {h}x{w}, kernel "
+                            f"{pair_str(k)}, stride {pair_str(s)})")
+        return (a["out"], ho, wo)
+
+    def weights(self, a: dict, x: Shape) -> int:
+        k, d = a["kernel"], a["dw_kernel"]
+        return a["init"] * a["in_channels"] * k[0] * k[1] + a["cheap"] * d[0] * d[1]
+
+    def params(self, a: dict, x: Shape) -> int:
+        return self.weights(a, x) + 2 * (a["init"] + a["cheap"])
+
+    def macs(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.weights(a, x) * y[1] * y[2]
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.macs(a, x, y) + 2 * (a["init"] + a["cheap"]) * y[1] * y[2]
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        relu = (a["init"] + a["cheap"]) * y[1] * y[2] if a["relu"] else 0
+        return self.fvcore(a, x, y) + relu
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "Ghost module"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        k, d = a["kernel"], a["dw_kernel"]
+        return (f"Ghost s={a['ratio']} / s{a['stride'][0]}",
+                f"{pair_str(k)}x{a['in_channels']}x{a['init']} + dw {pair_str(d)}x{a['cheap']}")
+
+    def build(self, a: dict, x: Shape):
+        from ..build.modules import GhostModule
+        return GhostModule(a["in_channels"], a["out"], a["init"], a["cheap"], a["kernel"],
+                           a["dw_kernel"], a["stride"], a["relu"])

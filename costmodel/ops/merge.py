@@ -1,0 +1,64 @@
+"""Ops that join or split branches. The graph creates them for ``parallel`` and ``residual``
+entries; they are not written as entries themselves."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import Op, Shape, fmt_shape, numel, register
+
+
+@register
+class Add(Op):
+    """Element-wise sum of the branches (residual add). fvcore reports ``aten::add`` as
+    unsupported: 0. full: (branches - 1) adds per output element."""
+    name = "add"
+    kind = "merge"
+
+    def merge(self, shapes: list[Shape]) -> Shape:
+        if any(s != shapes[0] for s in shapes):
+            raise SpecError("residual add needs equal shapes, got "
+                            + " and ".join(fmt_shape(s) for s in shapes))
+        return shapes[0]
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(y) * (a["inputs"] - 1)
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Add", ""
+
+    def build(self, a: dict, x: Shape):
+        from ..build.modules import Add as M
+        return M()
+
+
+@register
+class Concat(Op):
+    """Channel concatenation. Zero in every convention (``aten::cat`` is ignored by fvcore)."""
+    name = "concat"
+    kind = "merge"
+
+    def merge(self, shapes: list[Shape]) -> Shape:
+        if any(len(s) != 3 or s[1:] != shapes[0][1:] for s in shapes):
+            raise SpecError("concat needs branches of equal height and width, got "
+                            + " and ".join(fmt_shape(s) for s in shapes))
+        return (sum(s[0] for s in shapes), *shapes[0][1:])
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Concat", ""
+
+    def build(self, a: dict, x: Shape):
+        from ..build.modules import Concat as M
+        return M()
+
+
+@register
+class Split(Op):
+    """Channel split into chunks, one per branch (ShuffleNet v2). Zero in every convention."""
+    name = "split"
+    kind = "split"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Split " + "/".join(map(str, a["sizes"])), ""
+
+    def build(self, a: dict, x: Shape):
+        from ..build.modules import Split as M
+        return M(a["sizes"])

@@ -1,0 +1,40 @@
+"""Batch normalisation (inference mode)."""
+from __future__ import annotations
+
+from .base import F, Op, Shape, numel, register
+
+
+@register
+class BatchNorm(Op):
+    """Batch norm in eval mode: a per-channel scale and shift.
+
+    params = 2 * C with affine (running statistics are buffers, not parameters).
+    mult-adds: 0 (the papers fold it into the conv). fvcore (eval mode): 2 per element with
+    affine, 1 without. full: the same, 2 per element (scale, shift).
+    """
+    name = "batch_norm"
+    aliases = ("bn",)
+    fields = {
+        "eps": F("float", 1e-5, "epsilon"),
+        "momentum": F("float", 0.1, "running-statistics momentum (training only)"),
+        "affine": F("bool", True, "learn a scale and a shift"),
+    }
+
+    def params(self, a: dict, x: Shape) -> int:
+        return 2 * x[0] if a["affine"] else 0
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x) * (2 if a["affine"] else 1)
+
+    full = fvcore
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "BatchNorm"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "BN", ""
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
+        return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])

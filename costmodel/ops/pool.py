@@ -1,0 +1,121 @@
+"""Pooling: max, average and global average."""
+from __future__ import annotations
+
+from ..errors import SpecError
+from .base import F, Op, Shape, need_map, numel, pair, pair_str, register
+
+
+def pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape, including ceil_mode's last-window rule."""
+    eff = d * (k - 1) + 1
+    num = size + 2 * p - eff + (s - 1 if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+class _Pool(Op):
+    """Windowed pooling. No parameters, no mult-adds. fvcore has no rule for max_pool2d or
+    avg_pool2d (it reports them unsupported): 0. full: kernel area per output element."""
+    torch_cls = ""
+    label = ""
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        need_map(x, self.name)
+        k = pair(a["kernel"])
+        s = k if a["stride"] is None else pair(a["stride"])
+        p = pair(a["padding"])
+        d = pair(a.get("dilation", 1))
+        for i in range(2):
+            if p[i] * 2 > k[i]:
+                raise SpecError(f"padding {pair_str(p)} must be at most half the kernel {pair_str(k)} "
+                                "(PyTorch's rule)")
+        return {**a, "kernel": k, "stride": s, "padding": p, "dilation": d}
+
+    def infer(self, a: dict, x: Shape) -> Shape:
+        c, h, w = x
+        k, s, p, d = a["kernel"], a["stride"], a["padding"], a["dilation"]
+        ho = pool_out(h, k[0], s[0], p[0], d[0], a["ceil_mode"])
+        wo = pool_out(w, k[1], s[1], p[1], d[1], a["ceil_mode"])
+        if ho < 1 or wo < 1:
+            raise SpecError(f"the feature map shrinks to {ho}x{wo} (input {h}x{w}, {self.label} "
+                            f"{pair_str(k)} stride {pair_str(s)})")
+        return (c, ho, wo)
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(y) * a["kernel"][0] * a["kernel"][1]
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return f"{self.label} {pair_str(a['kernel'])}"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        s = a["stride"]
+        return f"{self.label} / s{s[0] if s[0] == s[1] else pair_str(s)}", f"Pool {pair_str(a['kernel'])}"
+
+
+@register
+class MaxPool(_Pool):
+    name = "max_pool"
+    aliases = ("maxpool",)
+    label = "Max Pool"
+    fields = {
+        "kernel": F("pair", doc="window size", minimum=1),
+        "stride": F("pair", None, "stride; default: the kernel size", minimum=1),
+        "padding": F("pair", 0, "implicit -inf padding", minimum=0),
+        "dilation": F("pair", 1, "dilation", minimum=1),
+        "ceil_mode": F("bool", False, "round the output size up (PyTorch's ceil_mode)"),
+    }
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        return nn.MaxPool2d(a["kernel"], a["stride"], a["padding"], a["dilation"],
+                            ceil_mode=a["ceil_mode"])
+
+
+@register
+class AvgPool(_Pool):
+    name = "avg_pool"
+    aliases = ("avgpool",)
+    label = "Avg Pool"
+    fields = {
+        "kernel": F("pair", doc="window size", minimum=1),
+        "stride": F("pair", None, "stride; default: the kernel size", minimum=1),
+        "padding": F("pair", 0, "zero padding", minimum=0),
+        "ceil_mode": F("bool", False, "round the output size up (PyTorch's ceil_mode)"),
+        "count_include_pad": F("bool", True, "count padded zeros in the average"),
+    }
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        return nn.AvgPool2d(a["kernel"], a["stride"], a["padding"], ceil_mode=a["ceil_mode"],
+                            count_include_pad=a["count_include_pad"])
+
+
+@register
+class GlobalAvgPool(Op):
+    """Average over the whole feature map (adaptive average pooling to 1x1).
+
+    No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element.
+    full: the same (one add per input element)."""
+    name = "global_avg_pool"
+    aliases = ("gap",)
+    fields = {}
+
+    def infer(self, a: dict, x: Shape) -> Shape:
+        return (need_map(x, self.name)[0], 1, 1)
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x)
+
+    full = fvcore
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "Avg Pool (global)"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Avg Pool / s1", f"Pool {x[1]}x{x[2]}"
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        return nn.AdaptiveAvgPool2d(1)

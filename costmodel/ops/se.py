@@ -1,0 +1,50 @@
+"""Squeeze-and-excitation (as in MobileNetV3 and GhostNet)."""
+from __future__ import annotations
+
+from .base import F, Op, Shape, need_map, numel, register
+
+
+@register
+class SqueezeExcite(Op):
+    """x * gate(conv1x1(act(conv1x1(global_avg_pool(x))))): both 1x1 convs with bias.
+
+    mult-adds = 2 * C * squeeze (the two 1x1 convs on a 1x1 map); params = 2*C*squeeze +
+    squeeze + C. fvcore: the mult-adds + C*H*W for the adaptive average pool (the ReLU,
+    the gate and the multiply count 0). full: pool C*H*W + mult-adds + biases (squeeze + C)
+    + ReLU (squeeze) + gate (C) + the multiply (C*H*W).
+    """
+    name = "se"
+    aliases = ("squeeze_excite",)
+    fields = {
+        "squeeze": F("int", doc="channels of the squeezed vector", minimum=1),
+        "gate": F("choice", "hardsigmoid", "gate function", choices=("hardsigmoid", "sigmoid")),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        return {**a, "channels": need_map(x, self.name)[0]}
+
+    def weights(self, a: dict, x: Shape) -> int:
+        return 2 * a["channels"] * a["squeeze"]
+
+    def params(self, a: dict, x: Shape) -> int:
+        return self.weights(a, x) + a["squeeze"] + a["channels"]
+
+    def macs(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.weights(a, x)
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return self.macs(a, x, y) + numel(x)
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        c, s = a["channels"], a["squeeze"]
+        return 2 * numel(x) + self.macs(a, x, y) + (s + c) + s + c
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "Squeeze-Excite"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "SE", f"{a['channels']}>{a['squeeze']}>{a['channels']}"
+
+    def build(self, a: dict, x: Shape):
+        from ..build.modules import SqueezeExcite as M
+        return M(a["channels"], a["squeeze"], a["gate"])
