@@ -7,4 +7,11 @@ from .errors import SpecError
 from .profile import Profile, Spec, profile
 
 __version__ = "0.1.0"
-__all__ = ["Profile", "Spec", "SpecError", "profile", "__version__"]
+__all__ = ["Profile", "Spec", "SpecError", "profile", "verify", "__version__"]
+
+
+def verify(source, **settings):
+    """Build the spec as a torch module and cross-check it against fvcore and FlopCounterMode
+    layer by layer (``costmodel.verify.verify``; imports torch, so only when called)."""
+    from .verify import verify as _verify
+    return _verify(source, **settings)

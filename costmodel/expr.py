@@ -83,6 +83,7 @@ def _check(node: ast.AST, text: str) -> None:
             raise SpecError(f"expression {text!r}: {type(sub).__name__} is not allowed "
                             "(only numbers, settings, arithmetic, comparisons and "
                             f"the functions {', '.join(sorted(FUNCTIONS))})")
+    for sub in ast.walk(node):
         if isinstance(sub, ast.BinOp) and type(sub.op) not in _BINOPS:
             raise SpecError(f"expression {text!r}: operator {type(sub.op).__name__} is not allowed")
         if isinstance(sub, ast.Call):
@@ -90,8 +91,6 @@ def _check(node: ast.AST, text: str) -> None:
                 fname = sub.func.id if isinstance(sub.func, ast.Name) else "?"
                 raise SpecError(f"expression {text!r}: unknown function {fname!r}"
                                 + _suggest(fname, FUNCTIONS))
-            if sub.keywords:
-                raise SpecError(f"expression {text!r}: keyword arguments are not allowed")
         if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float, str, bool)):
             raise SpecError(f"expression {text!r}: constant {sub.value!r} is not allowed")
 

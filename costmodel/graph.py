@@ -111,23 +111,32 @@ def _line(container: Any, index: int | None = None, key: str | None = None) -> i
     return getattr(container, "line", None)
 
 
-def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]) -> SpecError:
-    """The first pydantic error as one readable sentence, with the line of the bad key."""
-    err = exc.errors()[0]
+_EXPECTS = {"int": "an integer or an expression", "float": "a number or an expression",
+            "bool": "true/false or an expression", "pair": "an integer, [h, w] or an expression",
+            "choice": "a name"}
+
+
+def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str],
+                     kinds: dict[str, str] | None = None) -> SpecError:
+    """The most telling pydantic error as one readable sentence, with the line of the bad key.
+    Unknown fields come first: a typo otherwise shows up as a missing field."""
+    errors = exc.errors()
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = [str(p) for p in err["loc"]]
     key = loc[0] if loc else None
     line = _line(raw, key=key) if key else getattr(raw, "line", None)
-    where = ".".join(loc)
     etype = err["type"]
+    got = err.get("input")
     if etype == "extra_forbidden":
         msg = f"unknown field {key!r} in {what}{_suggest(key, known)}; fields: {', '.join(known)}"
     elif etype == "missing":
-        msg = f"{what} is missing the required field {where!r}"
-    elif etype == "literal_error" and loc and loc[-1] == "merge":
-        msg = f"{what}: merge must be 'add' or 'concat', got {err.get('input')!r}"
+        msg = f"{what} is missing the required field {'.'.join(loc)!r}"
+    elif etype == "literal_error" and key == "merge":
+        msg = f"{what}: merge must be 'add' or 'concat', got {got!r}"
+    elif kinds and key in kinds:
+        msg = f"{what}: field {key!r} expects {_EXPECTS[kinds[key]]}, got {raw.get(key)!r}"
     else:
-        got = err.get("input")
-        msg = f"{what}: field {where!r}: {err['msg'].lower()} (got {got!r})"
+        msg = f"{what}: field {'.'.join(loc)!r}: {err['msg'].lower()} (got {got!r})"
     return SpecError(msg, line=line)
 
 
@@ -288,8 +297,8 @@ class Expander:
         try:
             model.model_validate(dict(e))
         except ValidationError as exc:
-            raise validation_error(exc, f"op {op.name}", e,
-                                   ["op", "name", "when", *op.fields]) from None
+            raise validation_error(exc, f"op {op.name}", e, ["op", "name", "when", *op.fields],
+                                   {k: f.kind for k, f in op.fields.items()}) from None
         values = {}
         for fname, f in op.fields.items():
             raw = e.get(fname, None)

@@ -96,6 +96,12 @@ def parse_yaml(text: str, file: str) -> Any:
         return loader.construct_document(node)
     except SpecError as exc:
         raise exc.located(file=file) from None
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        tag = getattr(getattr(exc, "problem", None), "strip", lambda: "")()
+        raise SpecError(f"unsupported YAML tag: {tag or exc}; specs are plain data (mappings, "
+                        "lists, numbers, strings)", file=file,
+                        line=mark.line + 1 if mark else None) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

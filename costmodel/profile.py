@@ -40,12 +40,14 @@ class Spec:
     def __init__(self, raw: Any, file: str):
         self.file = file
         if not isinstance(raw, dict):
-            raise SpecError("the top level must be a mapping with name, input and layers, got "
-                            f"{type(raw).__name__}", file=file, line=getattr(raw, "line", 1))
+            kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
+            raise SpecError(f"the top level must be a mapping with name, input and layers, got {kind}",
+                            file=file, line=getattr(raw, "line", 1))
         try:
             self.model = SpecFile.model_validate(dict(raw))
         except ValidationError as exc:
-            err = exc.errors()[0]
+            errors = exc.errors()
+            err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
             loc = err["loc"]
             if len(loc) <= 1:
                 known = list(SpecFile.model_fields)

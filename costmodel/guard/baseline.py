@@ -1,0 +1,207 @@
+"""The baseline file of ``costmodel lock``: its format, validated with pydantic, and its I/O.
+
+Layout (format version 1)::
+
+    {
+     "format_version": 1, "tool": "costmodel", "tool_version": "0.1.0",
+     "specs": {
+      "mobilenet_v1.yaml": {                      # path relative to the specs folder
+       "model": "mobilenet_v1",
+       "default_variant": "resolution=224,width=1.0",
+       "variants": {
+        "resolution=128,width=0.25": {
+         "settings": {...},                       # every resolved setting
+         "totals": {"mult_adds": ..., "params": ..., ...},
+         "digest": "16 hex digits",               # over every layer's record and counts
+         "layer_hashes": "8 hex digits per layer, space separated",
+         "layers": ["name|op|in|out|attrs|mult_adds|params", ...]   # default variant only
+        }, ...}}}}
+
+Size stays bounded: the readable per-layer records are kept for the default variant of each
+spec; every other variant keeps 9 bytes per layer (its hash), enough to find the first layer
+that differs. Output is deterministic: sorted keys, one-space indent, no timestamps, a final
+newline; the file is written atomically (a temporary file in the same folder, then
+``os.replace``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
+                      ValidationError, model_validator)
+
+from ..errors import SpecError
+
+FORMAT_VERSION = 1
+MAX_BASELINE_BYTES = 64_000_000
+HEX8 = r"[0-9a-f]{8}"
+_RECORD_RE = re.compile(r"^[^|]+\|[^|]+\|[^|]*\|[^|]*\|[^|]*\|[0-9]+\|[0-9]+$")
+
+Scalar = Union[StrictBool, StrictInt, StrictFloat, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VariantEntry(_Strict):
+    """One variant (a setting combination) of one spec."""
+    settings: dict[str, Scalar]
+    totals: dict[str, Annotated[StrictInt, Field(ge=0)]]
+    digest: str = Field(pattern=r"^[0-9a-f]{16}$")
+    layer_hashes: str = Field(pattern=rf"^({HEX8}( {HEX8})*)?$")
+    layers: Optional[list[str]] = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.layers is not None:
+            n = len(self.layer_hashes.split())
+            if len(self.layers) != n:
+                raise ValueError(f"{len(self.layers)} layer records for {n} layer hashes")
+            for rec in self.layers:
+                if not _RECORD_RE.match(rec):
+                    raise ValueError(f"malformed layer record {rec!r} "
+                                     "(expected name|op|input|output|attrs|mult_adds|params)")
+        return self
+
+    @property
+    def hashes(self) -> list[str]:
+        return self.layer_hashes.split()
+
+
+class SpecEntry(_Strict):
+    """Every guarded variant of one spec file."""
+    model: str
+    default_variant: str
+    variants: dict[str, VariantEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _has_default(self):
+        if self.default_variant not in self.variants:
+            raise ValueError(f"default_variant {self.default_variant!r} is not among the variants")
+        return self
+
+
+class Baseline(_Strict):
+    """A snapshot of the counts of every spec of a folder."""
+    format_version: StrictInt = Field(ge=1)
+    tool: Literal["costmodel"]
+    tool_version: str
+    specs: dict[str, SpecEntry]
+
+
+# --- writing -------------------------------------------------------------------------------
+def stored(baseline: Baseline) -> Baseline:
+    """The baseline as it is written: per-layer records for the default variants only."""
+    specs = {}
+    for file, entry in baseline.specs.items():
+        variants = {key: v if key == entry.default_variant else v.model_copy(update={"layers": None})
+                    for key, v in entry.variants.items()}
+        specs[file] = entry.model_copy(update={"variants": variants})
+    return baseline.model_copy(update={"specs": specs})
+
+
+def dumps(baseline: Baseline) -> str:
+    """The deterministic text of a baseline (same input, same bytes)."""
+    data = stored(baseline).model_dump(exclude_none=True)
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def write_atomic(path: "str | os.PathLike", text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and
+    ``os.replace``: a reader sees the old file or the new one, never half of one."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise SpecError(f"cannot write: {exc.strerror or exc}", file=path) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise SpecError(f"cannot write: {exc.strerror or exc}", file=path) from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# --- reading -------------------------------------------------------------------------------
+def _where(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "the top level"
+
+
+def parse(text: str, file: str) -> Baseline:
+    """Parse and validate a baseline's text; every problem is a SpecError (exit 2), never
+    a diff against an empty or garbled baseline."""
+    redo = "re-create it with `costmodel lock`"
+    if not text.strip():
+        raise SpecError(f"the baseline is empty; {redo}", file=file)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"the baseline is not valid JSON (truncated or hand-edited?): {exc.msg} "
+                        f"at column {exc.colno}; {redo}", file=file, line=exc.lineno) from None
+    except RecursionError:
+        raise SpecError(f"the baseline nests too deeply; {redo}", file=file) from None
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise SpecError(f"not a costmodel baseline (no format_version); {redo}", file=file)
+    version = data["format_version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise SpecError(f"the baseline has format version {version}, written by a newer costmodel "
+                        f"({data.get('tool_version', '?')}); this costmodel reads format "
+                        f"{FORMAT_VERSION}: upgrade costmodel, or re-lock with this one",
+                        file=file)
+    try:
+        return Baseline.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        got = err.get("input")
+        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        msg = err["msg"]
+        msg = msg[0].lower() + msg[1:] if msg else msg
+        raise SpecError(f"invalid baseline (hand-edited?): at {_where(err['loc'])}: {msg} "
+                        f"(got {shown}); {redo}", file=file) from None
+
+
+def read(path: "str | os.PathLike") -> Baseline:
+    """Read a baseline file; a missing, unreadable, truncated or invalid one is a SpecError."""
+    file = os.fspath(path)
+    if not os.path.exists(file):
+        raise SpecError("no baseline here; create it with `costmodel lock` (and commit it)",
+                        file=file)
+    if os.path.isdir(file):
+        raise SpecError("is a directory, not a baseline file", file=file)
+    try:
+        size = os.path.getsize(file)
+        if size > MAX_BASELINE_BYTES:
+            raise SpecError(f"file is {size:,} bytes; a baseline is at most "
+                            f"{MAX_BASELINE_BYTES:,}", file=file)
+        with open(file, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start}): is this a baseline file?",
+                        file=file) from None
+    return parse(text, file)
