@@ -19,7 +19,7 @@ from .errors import SpecError
 from .loader import LineDict, LineList
 from .ops import OPS, Op, Shape, lookup, numel
 from .ops.base import F
-from .spec import OP_MODELS, RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile
+from .spec import RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile, op_model
 
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
@@ -293,7 +293,7 @@ class Expander:
             op = lookup(e["op"])
         except SpecError as exc:
             raise exc.located(line=_line(e, key="op")) from None
-        model = OP_MODELS[op.name]
+        model = op_model(op.name)
         try:
             model.model_validate(dict(e))
         except ValidationError as exc:

@@ -27,8 +27,11 @@ class LineList(list):
     item_lines: list
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader (no arbitrary objects) that records line numbers."""
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser when available
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """SafeLoader semantics (no arbitrary objects) that record line numbers."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:

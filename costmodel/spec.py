@@ -17,6 +17,7 @@ skipped when false). Numeric fields take numbers or expressions over settings (`
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
@@ -151,15 +152,23 @@ def _op_model(op: Op) -> type[BaseModel]:
     return create_model(f"op_{op.name}", __base__=_EntryBase, __doc__=type(op).__doc__, **fields)
 
 
-OP_MODELS: dict[str, type[BaseModel]] = {n: _op_model(op) for n, op in OPS.items() if op.kind == "layer"}
+@lru_cache(maxsize=None)
+def op_model(name: str) -> type[BaseModel]:
+    """The pydantic model of one op's entries, built on first use (keeps start-up fast)."""
+    return _op_model(OPS[name])
+
+
+def op_models() -> dict[str, type[BaseModel]]:
+    return {n: op_model(n) for n, op in OPS.items() if op.kind == "layer"}
 
 
 def json_schema() -> dict:
     """JSON Schema of the spec format, for editor completion of YAML files."""
     schema = SpecFile.model_json_schema()
     defs = schema.setdefault("$defs", {})
-    variants: list[dict] = [{"type": "string", "enum": sorted(OP_MODELS)}]
-    for model in [*OP_MODELS.values(), *STRUCTURAL.values()]:
+    models = op_models()
+    variants: list[dict] = [{"type": "string", "enum": sorted(models)}]
+    for model in [*models.values(), *STRUCTURAL.values()]:
         sub = model.model_json_schema(ref_template="#/$defs/{model}")
         for k, v in sub.pop("$defs", {}).items():
             defs.setdefault(k, v)

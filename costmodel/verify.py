@@ -283,7 +283,10 @@ def verify_profile(p: Profile) -> Verification:
     import torch
     from .build.builder import build, example_input
 
-    model = build(p.root)
+    try:
+        model = build(p.root)
+    except SpecError as exc:
+        raise exc.located(file=p.file) from None
     x = example_input(p.input_shape)
     names = [l.name for l in p.layers]
     modules = dict(model.named_modules())

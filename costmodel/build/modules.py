@@ -56,13 +56,17 @@ class GhostModule(nn.Module):
         self.primary = nn.Sequential(
             nn.Conv2d(inp, init, kernel, stride, (kernel[0] // 2, kernel[1] // 2), bias=False),
             nn.BatchNorm2d(init), act())
+        # ratio 1 leaves no ghost maps: no cheap operation at all (a zero-channel conv
+        # cannot run).
         self.cheap = nn.Sequential(
             nn.Conv2d(init, cheap, dw_kernel, 1, (dw_kernel[0] // 2, dw_kernel[1] // 2),
                       groups=init, bias=False),
-            nn.BatchNorm2d(cheap), act())
+            nn.BatchNorm2d(cheap), act()) if cheap else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1 = self.primary(x)
+        if self.cheap is None:
+            return x1[:, : self.out]
         x2 = self.cheap(x1)
         return torch.cat([x1, x2], dim=1)[:, : self.out]
 
@@ -78,3 +82,15 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+
+
+class ChannelPad(nn.Module):
+    """Option-A shortcut: x[:, :, ::s, ::s] with channels zero-padded (before, after)."""
+
+    def __init__(self, before: int, after: int, stride):
+        super().__init__()
+        self.before, self.after, self.stride = before, after, tuple(stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride[0], :: self.stride[1]]
+        return nn.functional.pad(x, (0, 0, 0, 0, self.before, self.after))

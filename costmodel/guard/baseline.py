@@ -13,13 +13,13 @@ Layout (format version 1)::
          "settings": {...},                       # every resolved setting
          "totals": {"mult_adds": ..., "params": ..., ...},
          "digest": "16 hex digits",               # over every layer's record and counts
-         "layer_hashes": "8 hex digits per layer, space separated",
+         "layer_hashes": "6 hex digits per layer, concatenated",
          "layers": ["name|op|in|out|attrs|mult_adds|params", ...]   # default variant only
         }, ...}}}}
 
 Size stays bounded: the readable per-layer records are kept for the default variant of each
-spec; every other variant keeps 9 bytes per layer (its hash), enough to find the first layer
-that differs. Output is deterministic: sorted keys, one-space indent, no timestamps, a final
+spec; every other variant keeps 6 bytes per layer (a short hash), enough to find the first
+layer that differs. Output is deterministic: sorted keys, one-space indent, no timestamps, a final
 newline; the file is written atomically (a temporary file in the same folder, then
 ``os.replace``).
 """
@@ -38,7 +38,7 @@ from ..errors import SpecError
 
 FORMAT_VERSION = 1
 MAX_BASELINE_BYTES = 64_000_000
-HEX8 = r"[0-9a-f]{8}"
+HASH_DIGITS = 6
 _RECORD_RE = re.compile(r"^[^|]+\|[^|]+\|[^|]*\|[^|]*\|[^|]*\|[0-9]+\|[0-9]+$")
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, str]
@@ -53,13 +53,13 @@ class VariantEntry(_Strict):
     settings: dict[str, Scalar]
     totals: dict[str, Annotated[StrictInt, Field(ge=0)]]
     digest: str = Field(pattern=r"^[0-9a-f]{16}$")
-    layer_hashes: str = Field(pattern=rf"^({HEX8}( {HEX8})*)?$")
+    layer_hashes: str = Field(pattern=rf"^([0-9a-f]{{{HASH_DIGITS}}})*$")
     layers: Optional[list[str]] = None
 
     @model_validator(mode="after")
     def _consistent(self):
         if self.layers is not None:
-            n = len(self.layer_hashes.split())
+            n = len(self.hashes)
             if len(self.layers) != n:
                 raise ValueError(f"{len(self.layers)} layer records for {n} layer hashes")
             for rec in self.layers:
@@ -70,7 +70,8 @@ class VariantEntry(_Strict):
 
     @property
     def hashes(self) -> list[str]:
-        return self.layer_hashes.split()
+        h = self.layer_hashes
+        return [h[i:i + HASH_DIGITS] for i in range(0, len(h), HASH_DIGITS)]
 
 
 class SpecEntry(_Strict):

@@ -30,6 +30,9 @@ class Ghost(Op):
     def resolve(self, a: dict, x: Shape) -> dict:
         c = need_map(x, self.name)[0]
         init = -(-a["out"] // a["ratio"])
+        if a["ratio"] > 1 and any(d % 2 == 0 for d in pair(a["dw_kernel"])):
+            raise SpecError(f"dw_kernel must be odd (the cheap depthwise conv pads d//2 and "
+                            f"must keep the map's size), got {a['dw_kernel']}")
         return {**a, "in_channels": c, "init": init, "cheap": init * (a["ratio"] - 1),
                 "kernel": pair(a["kernel"]), "dw_kernel": pair(a["dw_kernel"]),
                 "stride": pair(a["stride"])}

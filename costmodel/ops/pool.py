@@ -1,4 +1,4 @@
-"""Pooling: max, average and global average."""
+"""Pooling: max, average, adaptive average and global average."""
 from __future__ import annotations
 
 from ..errors import SpecError
@@ -119,3 +119,46 @@ class GlobalAvgPool(Op):
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
         return nn.AdaptiveAvgPool2d(1)
+
+
+def adaptive_windows(size: int, out: int) -> list[int]:
+    """Window lengths of PyTorch's adaptive pooling along one axis: output i averages input
+    [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [-(-((i + 1) * size) // out) - (i * size) // out for i in range(out)]
+
+
+@register
+class AdaptiveAvgPool(Op):
+    """Average pooling to a fixed output size (torchvision's VGG and AlexNet pool to 7x7 and
+    6x6 before the classifier, so the classifier does not depend on the resolution).
+
+    No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element.
+    full: one add per element of every window (windows overlap when the size does not divide)."""
+    name = "adaptive_avg_pool"
+    aliases = ("adaptive_avgpool",)
+    fields = {"size": F("pair", doc="output size (int or [h, w])", minimum=1)}
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        need_map(x, self.name)
+        return {**a, "size": pair(a["size"])}
+
+    def infer(self, a: dict, x: Shape) -> Shape:
+        return (x[0], *a["size"])
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x)
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        rows = sum(adaptive_windows(x[1], a["size"][0]))
+        cols = sum(adaptive_windows(x[2], a["size"][1]))
+        return x[0] * rows * cols
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return f"Avg Pool (adaptive {pair_str(a['size'])})"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Adaptive Avg Pool", f"{x[1]}x{x[2]} -> {pair_str(a['size'])}"
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        return nn.AdaptiveAvgPool2d(a["size"])

@@ -1,0 +1,36 @@
+"""The FLOP regression guard: ``costmodel lock`` snapshots the counts of every variant of
+every spec of a folder into a baseline; ``costmodel check`` recomputes them (analytically, no
+torch) and reports what moved.
+
+* ``variants``: which setting combinations of a spec are guarded, and their stable keys;
+* ``snapshot``: the counts, per-layer records and digests of a folder of specs;
+* ``baseline``: the baseline file format (validated with pydantic) and its atomic I/O;
+* ``compare``: tolerances, the diff, and the first layer that differs.
+"""
+from __future__ import annotations
+
+from .baseline import FORMAT_VERSION, Baseline, dumps, read, write_atomic
+from .compare import Report, compare, parse_tolerance
+from .snapshot import snapshot
+
+__all__ = ["FORMAT_VERSION", "Baseline", "Report", "compare", "dumps", "lock", "check",
+           "parse_tolerance", "read", "snapshot", "write_atomic"]
+
+
+def lock(specs_dir, out) -> Baseline:
+    """Snapshot ``specs_dir`` and write the baseline to ``out`` atomically."""
+    from ..errors import SpecError
+    base = snapshot(specs_dir)
+    if not base.specs:
+        raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
+    write_atomic(out, dumps(base))
+    return base
+
+
+def check(specs_dir, baseline, tolerance: list[str] | None = None) -> Report:
+    """Compare ``specs_dir`` with the baseline file. Bad input raises SpecError."""
+    before = read(baseline)
+    after = snapshot(specs_dir)
+    metrics = sorted({m for e in [*before.specs.values(), *after.specs.values()]
+                      for v in e.variants.values() for m in v.totals})
+    return compare(before, after, parse_tolerance(tolerance, metrics))
