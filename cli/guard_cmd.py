@@ -15,10 +15,11 @@ from typing import Optional
 import typer
 
 from costmodel import guard
+from costmodel.errors import SpecError
 from costmodel.guard.compare import LAYERS, Report, tolerance_for
 from costmodel.tabular import Column, Tabular
 
-from .app import app, console, print_json
+from .app import app, console, fail, print_json
 
 DEFAULT_SPECS = Path("specs")
 DEFAULT_BASELINE = Path("reports/baseline.json")
@@ -79,7 +80,12 @@ def check(
     table, and for each changed model the first layer that differs and how). Exit 2: bad
     input (missing or invalid baseline, a spec that does not load). Analytic: no torch.
     """
-    report = guard.check(specs_dir, baseline, tolerance)
+    try:
+        report = guard.check(specs_dir, baseline, tolerance)
+    except SpecError as exc:
+        if exc.file is None:            # an option, not a file: no "<spec>:" prefix
+            fail(exc.message)
+        raise
     if fmt == CheckFormat.json:
         data = report.to_dict()
         data["baseline"] = str(baseline)
@@ -125,19 +131,40 @@ def _fmt_pct(c) -> str:
     return "new" if pct is None else f"{pct:+.2f}%"
 
 
+def table_rows(report: Report) -> tuple[list, int]:
+    """The rows worth a terminal: failures first; for each model every changed metric of its
+    first changed variant (the defaults, usually), then one row (the first metric that moved)
+    per other changed variant. Returns (rows, number of rows left out)."""
+    rows, left_out = [], 0
+    shown_full: dict[str, str] = {}
+    shown_one: set[tuple[str, str]] = set()
+    for c in sorted(report.changes, key=lambda c: c.ok):       # stable: keeps model/variant order
+        full = shown_full.setdefault(c.spec, c.variant)
+        if c.variant == full or (c.spec, c.variant) not in shown_one:
+            shown_one.add((c.spec, c.variant))
+            rows.append(c)
+        else:
+            left_out += 1
+    if len(rows) > MAX_TABLE_ROWS:
+        left_out += len(rows) - MAX_TABLE_ROWS
+        rows = rows[:MAX_TABLE_ROWS]
+    return rows, left_out
+
+
 def diff_table(report: Report) -> Tabular:
     tab = Tabular("costmodel check: changes against the baseline",
                   [Column("Model", "left"), Column("Variant", "left"), Column("Metric", "left"),
                    Column("Before"), Column("After"), Column("Delta"), Column("Delta %"),
                    Column("Tolerance")])
-    rows = sorted(report.changes, key=lambda c: (c.ok, c.spec))   # failures first, stable
-    for c in rows[:MAX_TABLE_ROWS]:
+    rows, left_out = table_rows(report)
+    for c in rows:
         tol = tolerance_for(report.tolerance, c.metric)
         tab.add([c.model, c.variant, c.metric, f"{c.before:,}", f"{c.after:,}", f"{c.delta:+,}",
                  _fmt_pct(c), ("ok " if c.ok else "") + f"{tol:g}"],
                 style="dim" if c.ok else None)
-    if len(rows) > MAX_TABLE_ROWS:
-        tab.notes.append(f"... and {len(rows) - MAX_TABLE_ROWS} more rows (see --format json)")
+    if left_out:
+        tab.notes.append(f"... and {left_out} more rows (other metrics of the other variants): "
+                         "see --format json")
     return tab
 
 

@@ -232,26 +232,29 @@ class Expander:
                             file=self.file, line=getattr(entries, "line", None), layer=prefix or None)
         children: list[Node] = []
         seen: set[str] = set()
+        file = getattr(entries, "source", None) or self.file
         for idx, entry in enumerate(entries):
-            node, x = self.entry(entry, idx, env, prefix, x, held, stack, _line(entries, idx))
+            node, x = self.entry(entry, idx, env, prefix, x, held, stack, _line(entries, idx), file)
             if node is None:
                 continue
             if node.local_name in seen:
-                raise SpecError(f"two layers are named {node.name!r}", file=self.file,
+                raise SpecError(f"two layers are named {node.name!r}", file=file,
                                 line=node.line, layer=node.name)
             seen.add(node.local_name)
             children.append(node)
         return children, x
 
     def entry(self, e: Any, idx: int, env: dict, prefix: str, x: Shape, held: int,
-              stack: tuple[str, ...], line: int | None) -> tuple[Node | None, Shape]:
+              stack: tuple[str, ...], line: int | None,
+              file: str | None = None) -> tuple[Node | None, Shape]:
+        file = getattr(e, "source", None) or file or self.file
         if isinstance(e, str):
             e = {"op": e}
         where = f"{prefix}.{idx}" if prefix else str(idx)
         if not isinstance(e, dict):
             raise SpecError(f"a layer is an op name or a mapping such as {{op: conv2d, out: 32, "
                             f"kernel: 3}}, got {type(e).__name__} {e!r}",
-                            file=self.file, line=line, layer=where)
+                            file=file, line=line, layer=where)
         line = getattr(e, "line", None) or line
         kinds = [k for k in ("op", *STRUCTURAL) if k in e]
         if len(kinds) != 1:
@@ -259,12 +262,12 @@ class Expander:
             raise SpecError(("a layer needs exactly one of op, block, seq, repeat, parallel, "
                              f"residual; this one has {keys}")
                             + (_suggest(str(next(iter(e))), ["op", *STRUCTURAL]) if e else ""),
-                            file=self.file, line=line, layer=where)
+                            file=file, line=line, layer=where)
         name = e.get("name", idx)
         name = str(name)
         if not _NAME_RE.match(name):
             raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
-                            file=self.file, line=line, layer=where)
+                            file=file, line=line, layer=where)
         full = f"{prefix}.{name}" if prefix else name
         try:
             if "when" in e and e["when"] is not None:
@@ -283,7 +286,7 @@ class Expander:
                 raise validation_error(exc, f"{kind} entry", e, list(model.model_fields)) from None
             return getattr(self, f"{kind}_entry")(e, env, full, x, held, stack, line)
         except SpecError as exc:
-            raise exc.located(file=self.file, line=line, layer=full) from None
+            raise exc.located(file=file, line=line, layer=full) from None
 
     def op_entry(self, e: dict, env: dict, full: str, x: Shape, held: int,
                  line: int | None) -> tuple[Layer, Shape]:
@@ -340,7 +343,8 @@ class Expander:
         for k in range(n):
             env2 = {**env, var: k}
             if len(body) == 1 and not (isinstance(body[0], dict) and "name" in body[0]):
-                child, x = self.entry(body[0], k, env2, full, x, held, stack, _line(body, 0))
+                child, x = self.entry(body[0], k, env2, full, x, held, stack, _line(body, 0),
+                                      getattr(body, "source", None))
                 if child is not None:
                     node.children.append(child)
             else:
@@ -428,7 +432,8 @@ class Expander:
                 benv[k] = self._arg(v, benv)
             except SpecError as exc:
                 lets = blk.get("let") if isinstance(blk, LineDict) else None
-                raise exc.located(file=self.file, line=_line(lets, key=k) if lets else None,
+                raise exc.located(file=getattr(lets, "source", None) or self.file,
+                                  line=_line(lets, key=k) if lets else None,
                                   layer=full) from None
         body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
         node = Seq(full, line=line)

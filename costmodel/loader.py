@@ -17,6 +17,7 @@ class LineDict(dict):
     """A mapping that remembers the line (1-based) it and each of its keys started on."""
     line: int | None = None
     key_lines: dict
+    source: str | None = None    # the file it was read from (specs may extend other files)
 
     def line_of(self, key: str) -> int | None:
         return self.key_lines.get(key, self.line)
@@ -25,6 +26,7 @@ class LineDict(dict):
 class LineList(list):
     line: int | None = None
     item_lines: list
+    source: str | None = None
 
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser when available
@@ -39,6 +41,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
+    result.source = getattr(loader, "source_file", None)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -58,6 +61,7 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     result = LineList(loader.construct_object(child, deep=True) for child in node.value)
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    result.source = getattr(loader, "source_file", None)
     return result
 
 
@@ -89,6 +93,7 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
 def parse_yaml(text: str, file: str) -> Any:
     """Parse YAML text into LineDict/LineList/scalars; every problem becomes a SpecError."""
     loader = _Loader(text)
+    loader.source_file = file
     try:
         node = loader.get_single_node()
         if node is None:

@@ -11,6 +11,7 @@ from . import settings as settings_mod
 from .conventions import CONVENTIONS
 from .errors import SpecError
 from .graph import Expander, Layer, Seq, iter_layers, validation_error
+from .inherit import resolve_extends
 from .loader import LineDict, read_spec_file
 from .ops.base import fmt_shape
 from .spec import SpecFile
@@ -69,9 +70,10 @@ class Spec:
         if isinstance(source, Spec):
             return source
         if isinstance(source, Mapping):
-            return cls(source if isinstance(source, dict) else dict(source), "<dict>")
+            raw = source if isinstance(source, dict) else dict(source)
+            return cls(resolve_extends(raw, "<dict>"), "<dict>")
         file = os.fspath(source)
-        return cls(read_spec_file(file), file)
+        return cls(resolve_extends(read_spec_file(file), file), file)
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         try:

@@ -334,8 +334,6 @@ def trace(spec: dict):
 
 
 def check_spec(spec: dict) -> None:
-    note("failing spec (save as failing.yaml, run `costmodel verify failing.yaml`):\n"
-         + yaml.safe_dump(spec, sort_keys=False))
     p, model, modules, shapes, fv, fc = trace(spec)
     assert shapes[""] == p.output_shape
     assert sum(t.numel() for t in model.parameters()) == p.params
@@ -360,6 +358,8 @@ def check_spec(spec: dict) -> None:
                                  HealthCheck.filter_too_much])
 @given(specs())
 def test_random_specs_match_fvcore_flop_counter_and_torch(spec):
+    note("failing spec (save as failing.yaml, run `costmodel verify failing.yaml`):\n"
+         + yaml.safe_dump(spec, sort_keys=False))
     check_spec(spec)
 
 

@@ -218,3 +218,52 @@ def test_dict_api_and_to_dict():
     assert [l["name"] for l in d["layers"]] == ["0", "1"]
     assert set(d["layers"][0]) >= {"name", "op", "input_shape", "output_shape", "mult_adds",
                                    "params", "activations"}
+
+
+def test_extends_changes_one_block(write_spec):
+    # The base: two conv_bn blocks (3x3 convs, 3 -> 8 -> 8 at 8x8): 8*3*9*64 + 8*8*9*64 = 50,688.
+    base = write_spec("""
+        name: base
+        input: [3, 8, 8]
+        settings: {width: 1}
+        blocks:
+          unit:
+            args: [out]
+            body:
+              - {op: conv2d, name: conv, out: out * width, kernel: 3}
+              - {op: batch_norm, name: bn}
+        layers:
+          - {block: unit, name: a, out: 8}
+          - {block: unit, name: b, out: 8}
+        """, "base.yaml")
+    # The variant swaps the block body for a ghost module (s=2, d=3): per unit m = 4 intrinsic
+    # maps by a 3x3 conv (4 * C_in * 9 * 64) and 4 ghost maps by a 3x3 depthwise (4 * 9 * 64).
+    child = write_spec("""
+        name: child
+        extends: base.yaml
+        settings: {ratio: 2}
+        blocks:
+          unit:
+            args: [out]
+            body:
+              - {op: ghost, name: conv, out: out * width, ratio: ratio, kernel: 3}
+        """, "child.yaml")
+    b, c = costmodel.profile(base), costmodel.profile(child)
+    assert b.mult_adds == 8 * 3 * 9 * 64 + 8 * 8 * 9 * 64
+    assert c.model == "child" and c.settings == {"width": 1, "ratio": 2}
+    assert [l.name for l in c.layers] == ["a.conv", "b.conv"]
+    assert c.mult_adds == (4 * 3 * 9 * 64 + 4 * 9 * 64) + (4 * 8 * 9 * 64 + 4 * 9 * 64)
+
+
+def test_extends_errors_name_the_right_file(write_spec, cli):
+    write_spec("name: base\ninput: [3, 8, 8]\nlayers:\n  - {op: conv2d, out: 4, kernel: 3, groups: 2}\n",
+               "base.yaml")
+    child = write_spec("name: child\nextends: base.yaml\n", "child.yaml")
+    r = cli("profile", child)
+    assert r.code == 2 and "base.yaml:4: layer '0': groups (2)" in r.err
+    loop = write_spec("name: loop\nextends: loop.yaml\n", "loop.yaml")
+    r = cli("profile", loop)
+    assert r.code == 2 and "cycle" in r.err
+    missing = write_spec("name: m\nextends: nowhere.yaml\n", "m.yaml")
+    r = cli("profile", missing)
+    assert r.code == 2 and "cannot extend 'nowhere.yaml'" in r.err and "no such file" in r.err

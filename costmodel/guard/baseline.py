@@ -158,7 +158,7 @@ def parse(text: str, file: str) -> Baseline:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"the baseline is not valid JSON (truncated or hand-edited?): {exc.msg} "
-                        f"at column {exc.colno}; {redo}", file=file, line=exc.lineno) from None
+                        f"(column {exc.colno}); {redo}", file=file, line=exc.lineno) from None
     except RecursionError:
         raise SpecError(f"the baseline nests too deeply; {redo}", file=file) from None
     if not isinstance(data, dict) or "format_version" not in data:
