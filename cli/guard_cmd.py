@@ -23,7 +23,8 @@ from .app import app, console, fail, print_json
 
 DEFAULT_SPECS = Path("specs")
 DEFAULT_BASELINE = Path("reports/baseline.json")
-MAX_TABLE_ROWS = 60
+MAX_TABLE_ROWS = 80
+OTHER_VARIANTS = 8     # per model, one row each, in the table (all of them in JSON)
 
 
 class CheckFormat(str, enum.Enum):
@@ -45,10 +46,9 @@ def lock(
 ) -> None:
     """Snapshot the counts of every spec and declared variant into a baseline file.
 
-    Records, per variant, the totals (paper mult-adds, params, weights, activations, fvcore and
-    full FLOPs, peak activation memory) and a per-layer digest. Deterministic: locking an
-    unchanged folder twice writes the same bytes. Commit the file; `costmodel check` compares
-    against it.
+    Per variant: mult-adds, params, weights, activations, fvcore and full FLOPs, peak memory.
+
+    Plus a per-layer digest. Same specs, same bytes. Commit it; `check` compares against it.
     """
     old = out.read_bytes() if out.is_file() else None
     base = guard.lock(specs_dir, out)
@@ -74,11 +74,13 @@ def check(
              "--tolerance mult_adds=0.01 --tolerance params=0. Default 0: exact."),
     fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Output format."),
 ) -> None:
-    """Recompute every spec and variant and compare with the baseline.
+    """Recompute every spec and variant (analytically, no torch) and compare with the baseline.
 
-    Exit 0: unchanged (one line). Exit 1: changed, new or removed specs or variants (a diff
-    table, and for each changed model the first layer that differs and how). Exit 2: bad
-    input (missing or invalid baseline, a spec that does not load). Analytic: no torch.
+    Exit 0: unchanged, one line. Exit 2: a missing or invalid baseline, a spec that fails.
+
+    Exit 1: changed, new or removed specs or variants: a diff table and the first layer changed.
+
+    Accept an intended change with `costmodel lock` (and commit the baseline).
     """
     try:
         report = guard.check(specs_dir, baseline, tolerance)
@@ -134,14 +136,17 @@ def _fmt_pct(c) -> str:
 def table_rows(report: Report) -> tuple[list, int]:
     """The rows worth a terminal: failures first; for each model every changed metric of its
     first changed variant (the defaults, usually), then one row (the first metric that moved)
-    per other changed variant. Returns (rows, number of rows left out)."""
+    for each of up to OTHER_VARIANTS other changed variants. Returns (rows, rows left out)."""
     rows, left_out = [], 0
-    shown_full: dict[str, str] = {}
-    shown_one: set[tuple[str, str]] = set()
+    full_variant: dict[str, str] = {}
+    shown: dict[str, list[str]] = {}
     for c in sorted(report.changes, key=lambda c: c.ok):       # stable: keeps model/variant order
-        full = shown_full.setdefault(c.spec, c.variant)
-        if c.variant == full or (c.spec, c.variant) not in shown_one:
-            shown_one.add((c.spec, c.variant))
+        full = full_variant.setdefault(c.spec, c.variant)
+        variants = shown.setdefault(c.spec, [])
+        if c.variant == full:
+            rows.append(c)
+        elif c.variant not in variants and len(variants) < OTHER_VARIANTS:
+            variants.append(c.variant)
             rows.append(c)
         else:
             left_out += 1
@@ -163,7 +168,7 @@ def diff_table(report: Report) -> Tabular:
                  _fmt_pct(c), ("ok " if c.ok else "") + f"{tol:g}"],
                 style="dim" if c.ok else None)
     if left_out:
-        tab.notes.append(f"... and {left_out} more rows (other metrics of the other variants): "
+        tab.notes.append(f"... and {left_out} more rows (more metrics and variants): "
                          "see --format json")
     return tab
 
@@ -189,12 +194,12 @@ def render_table(report: Report, specs_dir: Path, baseline: Path) -> None:
         if report.changes:
             c.print(diff_table(report).to_rich())
         for line in detail_lines(report):
-            c.print(line, highlight=False, markup=False)
+            c.print(line, highlight=False, markup=False, soft_wrap=True)
     elif report.changes or report.notes:
         for line in [f"note: {n}" for n in report.notes]:
-            c.print(line, highlight=False, markup=False)
+            c.print(line, highlight=False, markup=False, soft_wrap=True)
     c.print(summary_line(report, specs_dir, baseline), highlight=False, markup=False,
-            style="bold red" if report.failed else "green")
+            soft_wrap=True, style="bold red" if report.failed else "green")
 
 
 def render_markdown(report: Report, specs_dir: Path, baseline: Path) -> str:

@@ -148,8 +148,22 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
         if with_variants:
             from costmodel.verify import variant_settings
             variants = variant_settings(spec)
-            if len(variants) <= MAX_VARIANTS:
-                jobs.extend((f, spec, v, None) for v in variants if v)
+            if len(variants) > MAX_VARIANTS:
+                continue
+            try:
+                seen = [spec.settings()]
+            except SpecError as exc:
+                jobs[-1] = (f, None, {}, str(exc))
+                continue
+            for v in variants:
+                try:
+                    resolved = spec.settings(v)
+                except SpecError as exc:
+                    jobs.append((f, None, v, str(exc)))
+                    continue
+                if resolved not in seen:    # a variant equal to the defaults runs once
+                    seen.append(resolved)
+                    jobs.append((f, spec, v, None))
     return jobs
 
 

@@ -81,6 +81,9 @@ class ResultRow(_Strict):
     acc: Optional[Number] = None
     mult_adds: Optional[Number] = None
     params: Optional[Number] = None
+    mult_adds_exclude: list[str] = Field(default_factory=list, description=(
+        "glob patterns of the spec's layers the paper leaves out of its mult-adds (e.g. the "
+        "classifier); the computed mult-adds omit them and a footnote says so"))
     note: Optional[str] = None
     source: Optional[str] = None
 
@@ -90,9 +93,14 @@ class LayerRow(_Strict):
     type: str
     filter: str
     input: str
-    repeat: StrictInt = Field(1, ge=1)
     layer: StrictBool = True          # false: the paper's row has no layer in the spec (softmax)
     note: Optional[str] = None
+
+
+class LayerGroup(_Strict):
+    """Rows the paper prints once with a repeat count ("5x")."""
+    repeat: StrictInt = Field(..., ge=1)
+    rows: list[LayerRow] = Field(..., min_length=1)
 
 
 class TypeRow(_Strict):
@@ -176,6 +184,7 @@ class Table:
 @dataclass
 class Registry:
     tables: dict[str, Table] = field(default_factory=dict)
+    directory: str | None = None
 
     def get(self, name: str) -> Table:
         if name not in self.tables:
@@ -183,7 +192,7 @@ class Registry:
             close = difflib.get_close_matches(name, list(self.tables), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise SpecError(f"unknown table {name!r}{hint}; known tables: "
-                            + ", ".join(self.tables))
+                            + ", ".join(self.tables), file=self.directory)
         return self.tables[name]
 
 
@@ -243,8 +252,12 @@ def load_file(path: "str | os.PathLike") -> list[Table]:
         row_model = ROW_MODELS[tdef.kind]
         rows_raw = traw["rows"]
         lines = getattr(rows_raw, "item_lines", [tline] * len(rows_raw))
-        rows = [Row(_validate(row_model, r, file, ln, f"table {key!r}, row {i + 1}"), file, ln)
-                for i, (r, ln) in enumerate(zip(rows_raw, lines))]
+        rows = []
+        for i, (r, ln) in enumerate(zip(rows_raw, lines)):
+            model = row_model
+            if tdef.kind == "layers" and isinstance(r, dict) and "rows" in r:
+                model = LayerGroup
+            rows.append(Row(_validate(model, r, file, ln, f"table {key!r}, row {i + 1}"), file, ln))
         tables.append(Table(f"{paper.paper}-{key}", paper.paper, paper.citation, tdef, rows,
                             file, tline))
     return tables
@@ -255,7 +268,7 @@ def load(directory: "str | os.PathLike | None" = None) -> Registry:
     folder = Path(directory) if directory is not None else REGISTRY_DIR
     if not folder.is_dir():
         raise SpecError("registry directory not found (pass --registry DIR)", file=str(folder))
-    reg = Registry()
+    reg = Registry(directory=str(folder))
     for path in sorted(folder.glob("*.yaml")):
         for t in load_file(path):
             if t.id in reg.tables:

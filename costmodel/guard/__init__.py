@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from .baseline import FORMAT_VERSION, Baseline, dumps, read, write_atomic
 from .compare import Report, compare, parse_tolerance
-from .snapshot import snapshot
+from .snapshot import snapshot_specs
 
 __all__ = ["FORMAT_VERSION", "Baseline", "Report", "compare", "dumps", "lock", "check",
-           "parse_tolerance", "read", "snapshot", "write_atomic"]
+           "parse_tolerance", "read", "snapshot_specs", "write_atomic"]
 
 
 def lock(specs_dir, out) -> Baseline:
     """Snapshot ``specs_dir`` and write the baseline to ``out`` atomically."""
     from ..errors import SpecError
-    base = snapshot(specs_dir)
+    base = snapshot_specs(specs_dir)
     if not base.specs:
         raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
     write_atomic(out, dumps(base))
@@ -30,7 +30,7 @@ def lock(specs_dir, out) -> Baseline:
 def check(specs_dir, baseline, tolerance: list[str] | None = None) -> Report:
     """Compare ``specs_dir`` with the baseline file. Bad input raises SpecError."""
     before = read(baseline)
-    after = snapshot(specs_dir)
+    after = snapshot_specs(specs_dir)
     metrics = sorted({m for e in [*before.specs.values(), *after.specs.values()]
                       for v in e.variants.values() for m in v.totals})
     return compare(before, after, parse_tolerance(tolerance, metrics))

@@ -123,6 +123,7 @@ def write_atomic(path: "str | os.PathLike", text: str) -> None:
     except OSError as exc:
         raise SpecError(f"cannot write: {exc.strerror or exc}", file=path) from None
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
@@ -134,6 +135,17 @@ def write_atomic(path: "str | os.PathLike", text: str) -> None:
     except BaseException:
         _remove_quietly(tmp)
         raise
+
+
+def _mode_for(path: str) -> int:
+    """The permissions of the file being replaced, else the usual ones (0666 less the umask):
+    ``mkstemp`` creates 0600 files, which a committed baseline should not be."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _remove_quietly(path: str) -> None:

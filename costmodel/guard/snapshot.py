@@ -129,7 +129,7 @@ def spec_files(folder: "str | os.PathLike") -> list[Path]:
                   key=lambda p: p.name)
 
 
-def snapshot(folder: "str | os.PathLike") -> Baseline:
+def snapshot_specs(folder: "str | os.PathLike") -> Baseline:
     """The counts of every variant of every spec in ``folder``, keyed by file name."""
     specs = {p.name: spec_entry(Spec.load(p)) for p in spec_files(folder)}
     return Baseline(format_version=FORMAT_VERSION, tool="costmodel", tool_version=__version__,

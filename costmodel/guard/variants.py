@@ -75,15 +75,17 @@ def spec_variants(spec: Spec) -> list[tuple[str, dict[str, Any]]]:
     variant."""
     overrides = declared_overrides(spec)
     varied = sorted({k for o in overrides for k in o})
-    out: list[tuple[str, dict[str, Any]]] = []
-    seen: set[str] = set()
+    resolved = []
     for o in [{}, *overrides]:
         try:
-            settings = spec.settings(o)
+            resolved.append(spec.settings(o))
         except SpecError as exc:
             shown = ", ".join(f"{k}={format_value(v)}" for k, v in o.items())
             exc.message = f"variant {{{shown}}}: {exc.message}"
             raise exc.located(file=spec.file, line=_line(spec)) from None
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for settings in resolved:
         key = variant_key(settings, varied)
         if key not in seen:
             seen.add(key)

@@ -12,7 +12,7 @@ class ChannelPad(Op):
     "option A", as in the common PyTorch ports). Output: out x ceil(H/s) x ceil(W/s).
 
     No parameters and no arithmetic: zero in every convention (fvcore ignores ``aten::slice``
-    and ``aten::constant_pad_nd``)."""
+    and has no rule for ``aten::pad``, which it reports as unsupported and counts 0)."""
     name = "channel_pad"
     aliases = ("pad_shortcut",)
     fields = {

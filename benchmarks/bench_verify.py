@@ -1,0 +1,131 @@
+"""Speed of the analytic path against the tracers, per spec, measured in one run.
+
+For every spec under specs/ at its default settings, in this process:
+
+* analytic: ``spec.profile()`` on a parsed spec (expand, infer shapes, count), best of
+  ``--repeat`` runs: the counterpart of tracing an already-built module; and
+  ``costmodel.profile(path)`` including reading and validating the YAML file;
+* fvcore: ``FlopCountAnalysis(model, x).total()`` on the already-built module (a TorchScript
+  trace of one forward pass), best of ``--trace-repeat`` runs;
+* FlopCounterMode: one forward pass under ``torch.utils.flop_counter.FlopCounterMode``
+  (no TorchScript), best of ``--trace-repeat`` runs;
+* build: constructing the ``torch.nn.Module`` from the layer graph (once; reported, not
+  included in the tracer times).
+
+Prints a table with the ratios fvcore / analytic and FlopCounterMode / analytic; the analytic
+path is expected to be at least 100x faster than the fvcore trace.
+
+    python benchmarks/bench_verify.py [--specs specs] [--repeat 20] [--trace-repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+import costmodel  # noqa: E402
+from costmodel.build.builder import build, example_input  # noqa: E402
+from costmodel.tabular import Column, Tabular  # noqa: E402
+from costmodel.verify import check_size, fvcore_analysis, quiet  # noqa: E402
+
+TARGET = 100   # the analytic path should be at least this much faster than fvcore
+
+
+def best(fn, repeat: int) -> float:
+    """The fastest of ``repeat`` timed calls, in seconds (the least disturbed by noise)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def measure(path: Path, repeat: int, trace_repeat: int) -> dict:
+    t_file = best(lambda: costmodel.profile(path), repeat)
+    spec = costmodel.Spec.load(path)
+    t_analytic = best(spec.profile, repeat)
+    p = spec.profile()
+    check_size(p)
+    t0 = time.perf_counter()
+    model = build(p.root)
+    t_build = time.perf_counter() - t0
+    x = example_input(p.input_shape)
+
+    def fvcore_trace():
+        with torch.no_grad():
+            return fvcore_analysis(model, x).total()
+
+    def flop_counter():
+        from torch.utils.flop_counter import FlopCounterMode
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            model(x)
+        return fc.get_total_flops()
+
+    with quiet():
+        fvcore_trace()          # warm-up: first-call costs (JIT, allocator) are not the tracer's
+        t_fvcore = best(fvcore_trace, trace_repeat)
+        flop_counter()
+        t_fc = best(flop_counter, trace_repeat)
+    return {"spec": path.name, "layers": len(p.layers), "mult_adds": p.mult_adds,
+            "analytic": t_analytic, "file": t_file, "build": t_build, "fvcore": t_fvcore, "flop_counter": t_fc}
+
+
+def ms(t: float) -> str:
+    return f"{t * 1e3:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--specs", type=Path, default=ROOT / "specs")
+    ap.add_argument("--repeat", type=int, default=20, help="runs of the analytic profile")
+    ap.add_argument("--trace-repeat", type=int, default=3, help="runs of each tracer")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rows = []
+    for path in sorted(args.specs.glob("*.yaml")):
+        try:
+            rows.append(measure(path, args.repeat, args.trace_repeat))
+        except costmodel.SpecError as exc:
+            print(f"skipped {path.name}: {exc}", file=sys.stderr)
+    t = Tabular(title=f"analytic profile vs fvcore trace vs FlopCounterMode (torch "
+                      f"{torch.__version__}, {torch.get_num_threads()} threads, batch 1)",
+                columns=[Column("Spec", "left"), Column("Layers"), Column("Analytic ms"),
+                         Column("+ YAML ms"), Column("Build ms"), Column("fvcore ms"),
+                         Column("FlopCounterMode ms"), Column("fvcore / analytic"),
+                         Column("FlopCounterMode / analytic"), Column("end to end")])
+    worst = None
+    for r in rows:
+        ratio = r["fvcore"] / r["analytic"]
+        worst = ratio if worst is None else min(worst, ratio)
+        e2e = (r["build"] + r["fvcore"]) / r["file"]
+        t.add([r["spec"], r["layers"], ms(r["analytic"]), ms(r["file"]), ms(r["build"]),
+               ms(r["fvcore"]), ms(r["flop_counter"]), f"{ratio:,.0f}x",
+               f"{r['flop_counter'] / r['analytic']:,.0f}x", f"{e2e:,.0f}x"],
+              style=None if ratio >= TARGET else "bold red")
+    if rows:
+        total = {k: sum(r[k] for r in rows)
+                 for k in ("analytic", "file", "build", "fvcore", "flop_counter")}
+        t.footer = ["All", sum(r["layers"] for r in rows), ms(total["analytic"]),
+                    ms(total["file"]), ms(total["build"]), ms(total["fvcore"]),
+                    ms(total["flop_counter"]), f"{total['fvcore'] / total['analytic']:,.0f}x",
+                    f"{total['flop_counter'] / total['analytic']:,.0f}x",
+                    f"{(total['build'] + total['fvcore']) / total['file']:,.0f}x"]
+        t.notes = [f"Best of {args.repeat} analytic runs and {args.trace_repeat} tracer runs. "
+                   f"Target: analytic >= {TARGET}x faster than fvcore; slowest ratio: {worst:,.0f}x "
+                   f"({'met' if worst >= TARGET else 'NOT met'}).",
+                   "end to end: (build the module + fvcore trace) / (read the YAML + analytic "
+                   "profile), both starting from the spec file."]
+    Console(width=200).print(t.to_rich())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Plots of the paper tables (matplotlib, imported lazily; the Agg canvas, no pyplot state).
+
+* :func:`accuracy_vs_mult_adds`: reported ImageNet top-1 against computed mult-adds (log x),
+  one colour and marker per family, points labelled, the Pareto front drawn.
+* :func:`mobilenet_grid`: MobileNet v1's width x resolution grid, as the paper's Figures 4
+  (accuracy vs mult-adds) and 5 (accuracy vs parameters), plus the computed cost of all 16
+  grid points.
+
+Each returns ``{file name: bytes}`` for PNG and SVG. The output is deterministic: a fixed SVG
+hash salt, SVG text kept as text, no date or software version in the metadata.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+# family (the spec's name) -> (legend label, marker); colours follow this order (tab10/tab20).
+FAMILIES: list[tuple[str, str, str]] = [
+    ("mobilenet_v1", "MobileNet v1", "o"),
+    ("mobilenet_v2", "MobileNet v2", "s"),
+    ("mobilenet_v3_large", "MobileNet v3 Large", "D"),
+    ("mobilenet_v3_small", "MobileNet v3 Small", "d"),
+    ("shufflenet_v1", "ShuffleNet v1", "^"),
+    ("shufflenet_v2", "ShuffleNet v2", "v"),
+    ("ghostnet", "GhostNet", "*"),
+    ("resnet50", "ResNet-50", "P"),
+    ("ghost_resnet50", "Ghost-ResNet-50", "X"),
+    ("vgg16", "VGG-16", "h"),
+    ("googlenet", "GoogLeNet", "p"),
+    ("alexnet", "AlexNet", "<"),
+    ("squeezenet", "SqueezeNet", ">"),
+]
+RC = {
+    "svg.hashsalt": "costmodel",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 11,
+    "figure.dpi": 100,
+}
+PNG_META = {"Software": None}
+SVG_META = {"Date": None, "Creator": None}
+
+
+@dataclass
+class Point:
+    family: str          # the spec's name
+    label: str           # the model as printed
+    mult_adds: int       # computed
+    params: int          # computed (the table's convention)
+    top1: float          # reported ImageNet top-1 (%), or 100 - reported error
+    table: str
+    settings: dict
+
+
+def points_from_tables(tables) -> list[Point]:
+    """Every row with a reported ImageNet top-1 (or top-1 error) and a computed cost; one
+    point per (spec, settings), the first table's label wins."""
+    seen: set = set()
+    out: list[Point] = []
+    for t in tables:
+        if t.kind != "results":
+            continue
+        for r in t.records:
+            top1 = r.get("top1_reported")
+            if top1 is None and r.get("err_reported") is not None:
+                top1 = round(100.0 - r["err_reported"], 4)
+            if top1 is None or r.get("mult_adds_computed") is None or r.get("spec") is None:
+                continue
+            key = (r["spec"], tuple(sorted((k, repr(v)) for k, v in r["settings"].items())))
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Point(r["spec"], r["model"], r["mult_adds_computed"],
+                             r["params_computed"], float(top1), t.id, dict(r["settings"])))
+    return out
+
+
+def pareto(points: list[Point]) -> list[Point]:
+    """The points no other point beats on both fewer mult-adds and higher accuracy."""
+    front: list[Point] = []
+    best = float("-inf")
+    for p in sorted(points, key=lambda p: (p.mult_adds, -p.top1)):
+        if p.top1 > best:
+            front.append(p)
+            best = p.top1
+    return front
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+    return Figure(figsize=(width, height))
+
+
+def _plain_log_axis(axis) -> None:
+    """Log-scale ticks as plain numbers (30, 100, 300), not 3 x 10^1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _save(fig, stem: str) -> dict[str, bytes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    out = {}
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buf, metadata=PNG_META)
+    out[f"{stem}.png"] = buf.getvalue()
+    buf = io.BytesIO()
+    FigureCanvasSVG(fig).print_svg(buf, metadata=SVG_META)
+    out[f"{stem}.svg"] = buf.getvalue()
+    return out
+
+
+def _style(family: str) -> tuple[str, str, Any]:
+    import matplotlib
+    names = [f for f, _, _ in FAMILIES]
+    cmap = matplotlib.colormaps["tab20"]
+    if family in names:
+        i = names.index(family)
+        _, label, marker = FAMILIES[i]
+    else:
+        i = len(FAMILIES) + sorted({family}).index(family)
+        label, marker = family, "o"
+    return label, marker, cmap((2 * i) % 20 / 20 + (0.05 if i >= 10 else 0.0))
+
+
+def accuracy_vs_mult_adds(points: list[Point], stem: str = "accuracy_vs_mult_adds") -> dict[str, bytes]:
+    import matplotlib
+    with matplotlib.rc_context(RC):
+        fig = _figure(11, 7)
+        ax = fig.add_subplot(1, 1, 1)
+        families = sorted({p.family for p in points},
+                          key=lambda f: ([x[0] for x in FAMILIES] + [f]).index(f))
+        for fam in families:
+            label, marker, colour = _style(fam)
+            ps = [p for p in points if p.family == fam]
+            ax.scatter([p.mult_adds / 1e6 for p in ps], [p.top1 for p in ps], marker=marker,
+                       s=70 if marker == "*" else 40, color=colour, edgecolors="black",
+                       linewidths=0.5, label=label, zorder=3)
+            for p in ps:
+                ax.annotate(p.label, (p.mult_adds / 1e6, p.top1), xytext=(4, 3),
+                            textcoords="offset points", fontsize=7, zorder=4)
+        front = pareto(points)
+        if front:
+            ax.step([p.mult_adds / 1e6 for p in front], [p.top1 for p in front], where="post",
+                    color="0.35", linestyle="--", linewidth=1.2, zorder=2,
+                    label="Pareto front (fewer mult-adds, higher top-1)")
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+        ax.set_xlabel("Mult-adds (millions, computed by costmodel: conv + linear MACs; log scale)")
+        ax.set_ylabel("ImageNet top-1 accuracy (%, as reported by the papers)")
+        ax.set_title("Reported ImageNet top-1 vs. computed mult-adds, every registry row with both")
+        ax.grid(True, which="both", linewidth=0.4, alpha=0.5)
+        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+        fig.tight_layout()
+        return _save(fig, stem)
+
+
+def mobilenet_grid(costs: dict[tuple[float, int], tuple[int, int]],
+                   top1: dict[tuple[float, int], float],
+                   widths: list[float], resolutions: list[int],
+                   stem: str = "mobilenet_v1_grid") -> dict[str, bytes]:
+    """``costs[(width, resolution)] = (mult_adds, weights)`` for all grid points; ``top1``
+    only where a paper table reports it."""
+    import matplotlib
+    import numpy as np
+    with matplotlib.rc_context(RC):
+        fig = _figure(16, 5.4)
+        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 0.95]})
+        cmap = matplotlib.colormaps["tab10"]
+        markers = ["o", "s", "^", "D", "v", "P"]
+        for i, w in enumerate(widths):
+            colour = cmap(i)
+            pts = [(costs[(w, r)], top1[(w, r)], r) for r in resolutions if (w, r) in top1]
+            for ax, k in ((ax1, 0), (ax2, 1)):
+                if len(pts) > 1:
+                    ax.plot([c[k] / 1e6 for c, _, _ in pts], [a for _, a, _ in pts],
+                            color=colour, linewidth=1, zorder=2)
+                for c, a, r in pts:
+                    ax.scatter([c[k] / 1e6], [a], color=colour, edgecolors="black",
+                               linewidths=0.5, marker=markers[resolutions.index(r) % len(markers)],
+                               s=45, zorder=3)
+                    ax.annotate(f"{w}-{r}", (c[k] / 1e6, a), xytext=(4, -9),
+                                textcoords="offset points", fontsize=7)
+            ax1.scatter([], [], color=colour, marker="o", label=f"width {w}")
+        for j, r in enumerate(resolutions):
+            ax1.scatter([], [], color="0.6", edgecolors="black", linewidths=0.5,
+                        marker=markers[j % len(markers)], label=f"resolution {r}")
+        missing = [(w, r) for w in widths for r in resolutions if (w, r) not in top1]
+        if missing:
+            ax1.plot([costs[k][0] / 1e6 for k in missing], [0.03] * len(missing), "|",
+                     color="0.3", markersize=12, transform=ax1.get_xaxis_transform(),
+                     label="computed cost, no reported accuracy")
+        ax1.set_xscale("log")
+        _plain_log_axis(ax1.xaxis)
+        ax1.set_xlabel("Mult-adds (millions, computed; log scale)")
+        ax1.set_ylabel("ImageNet top-1 accuracy (%, reported: Tables 6, 7, 9)")
+        ax1.set_title("Accuracy vs. mult-adds (cf. Figure 4)")
+        ax1.grid(True, which="both", linewidth=0.4, alpha=0.5)
+        ax1.legend(loc="upper left", fontsize=7, framealpha=0.9)
+        ax2.set_xscale("log")
+        _plain_log_axis(ax2.xaxis)
+        ax2.set_xlabel("Parameters (millions, computed: conv/linear weights; log scale)")
+        ax2.set_ylabel("ImageNet top-1 accuracy (%, reported)")
+        ax2.set_title("Accuracy vs. parameters (cf. Figure 5)")
+        ax2.grid(True, which="both", linewidth=0.4, alpha=0.5)
+        grid = np.array([[costs[(w, r)][0] / 1e6 for r in resolutions] for w in widths])
+        im = ax3.imshow(np.log10(grid), cmap="viridis", aspect="auto")
+        for i, w in enumerate(widths):
+            for j, r in enumerate(resolutions):
+                text = f"{grid[i, j]:.1f} M"
+                if (w, r) in top1:
+                    text += f"\n{top1[(w, r)]:.1f}%"
+                light = im.norm(np.log10(grid[i, j])) < 0.55
+                ax3.text(j, i, text, ha="center", va="center", fontsize=8,
+                         color="white" if light else "black")
+        ax3.set_xticks(range(len(resolutions)), [str(r) for r in resolutions])
+        ax3.set_yticks(range(len(widths)), [str(w) for w in widths])
+        ax3.set_xlabel("Input resolution (pixels)")
+        ax3.set_ylabel("Width multiplier")
+        ax3.set_title("Computed mult-adds, all 16 models\n(with the reported top-1 where known)")
+        fig.suptitle("MobileNet v1: width x resolution (paper Figures 4 and 5)", fontsize=12)
+        fig.tight_layout()
+        return _save(fig, stem)
