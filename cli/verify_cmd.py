@@ -14,7 +14,7 @@ from costmodel.profile import Spec
 from costmodel.settings import parse_assignments
 from costmodel.tabular import Column, Tabular, fmt_int
 
-from .app import Format, app, console, print_json, set_option
+from .app import Format, app, console, fail, print_json, set_option
 
 MISMATCH = "bold red"
 MAX_VARIANTS = 32   # --all: a spec declaring more variants is verified at its defaults only
@@ -173,7 +173,7 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool) -> int:
     from costmodel.verify import verify_profile
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not files:
-        raise SpecError(f"no specs (*.yaml) under {directory}")
+        fail(f"no specs (*.yaml) under {directory}")
     jobs = _jobs(files, with_variants)
     results = []   # (file, settings, Verification | None, error)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -244,14 +244,14 @@ def verify(
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against
     sum(p.numel()). Exit status 1 on any mismatch."""
     if fmt not in (Format.table, Format.json):
-        raise SpecError(f"verify prints table or json, not {fmt.value}")
+        fail(f"verify prints table or json, not {fmt.value}")
     if all_:
         if set_:
-            raise SpecError("--set applies to one spec; --all verifies each spec's own variants")
+            fail("--set applies to one spec; --all verifies each spec's own variants")
         code = _verify_all(_spec_dir(spec), fmt, variants)
         raise typer.Exit(code)
     if spec is None:
-        raise SpecError("give a spec file, or --all to verify every spec under specs/")
+        fail("give a spec file, or --all to verify every spec under specs/")
     from costmodel.verify import verify_profile
     r = verify_profile(Spec.load(spec).profile(**parse_assignments(set_)))
     if fmt == Format.json:

@@ -212,11 +212,15 @@ def _results(t: Table, resolver: Resolver) -> PaperTable:
             if p is None:
                 status = "n/a " + fn.mark(f"specs/{r.spec}.yaml does not exist yet")
         note = f"{r.model}: {r.note}" if r.note else None
-        ma_c, pa_c, left_out = _costs(p, pa.count, r.mult_adds_exclude, row, fn)
+        count = r.params_count or pa.count
+        ma_c, pa_c, left_out = _costs(p, count, r.mult_adds_exclude, row, fn)
         ma_cell, ma_d, ma_rec = _cost_cells(ma_c, r.mult_adds, ma_unit, ma_dec, note, fn, status)
         if left_out:
             ma_cell += " " + left_out
         pa_cell, pa_d, pa_rec = _cost_cells(pa_c, r.params, pa_unit, pa_dec, note, fn, status)
+        if count != pa.count and pa_c is not None:
+            pa_cell += " " + fn.mark(f"counted as {COUNT_DOC[count].split(',')[0].split(' (')[0]}"
+                                     ": the convention of the figure quoted for this row")
         cells = [r.model, spec_cell] + [printed(getattr(r, a)) for a in d.accuracy]
         cells += [printed(r.mult_adds), ma_cell, ma_d]
         if show_params:
@@ -231,7 +235,7 @@ def _results(t: Table, resolver: Resolver) -> PaperTable:
             "mult_adds_unit": ma.unit, "mult_adds_reported": r.mult_adds,
             "mult_adds_computed": ma_rec["computed"], "mult_adds_diff_pct": ma_rec["diff_pct"],
             "mult_adds_within_rounding": ma_rec["within_rounding"],
-            "params_unit": pa.unit, "params_count": pa.count, "params_reported": r.params,
+            "params_unit": pa.unit, "params_count": count, "params_reported": r.params,
             "params_computed": pa_rec["computed"], "params_diff_pct": pa_rec["diff_pct"],
             "params_within_rounding": pa_rec["within_rounding"],
             "mult_adds_exclude": " ".join(r.mult_adds_exclude) or None,

@@ -81,6 +81,9 @@ class ResultRow(_Strict):
     acc: Optional[Number] = None
     mult_adds: Optional[Number] = None
     params: Optional[Number] = None
+    params_count: Optional[Literal["weights", "params"]] = Field(None, description=(
+        "this row's parameter convention, when it differs from the table's (a figure quoted "
+        "from another paper)"))
     mult_adds_exclude: list[str] = Field(default_factory=list, description=(
         "glob patterns of the spec's layers the paper leaves out of its mult-adds (e.g. the "
         "classifier); the computed mult-adds omit them and a footnote says so"))

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from cli.app import main
 from costmodel import guard
@@ -66,6 +67,22 @@ def check_json(capsys, root: Path, *extra: str) -> tuple[int, dict]:
                          "--format", "json", *extra)
     assert code in (0, 1), err
     return code, json.loads(out)
+
+
+def dependents(specs: Path, file: str) -> set[str]:
+    """The spec files that build on ``file`` through ``extends:`` (transitively): a change
+    to ``file`` changes them too."""
+    bases = {}
+    for p in specs.glob("*.yaml"):
+        data = yaml.safe_load(p.read_text())
+        if isinstance(data, dict) and isinstance(data.get("extends"), str):
+            bases[p.name] = Path(data["extends"]).name
+    found: set[str] = set()
+    frontier = {file}
+    while frontier:
+        frontier = {child for child, base in bases.items() if base in frontier} - found
+        found |= frontier
+    return found
 
 
 def record(text: str) -> dict:
@@ -146,12 +163,12 @@ def test_mutation_is_caught(tree, capsys, file, old, new, model, layer, how, mac
     mutate(tree / "specs" / file, old, new)
     code, rep = check_json(capsys, tree)
     assert code == 1 and rep["status"] == "changed"
-    # Only the mutated spec is reported.
-    assert {c["spec"] for c in rep["changes"]} == {file}
-    assert {c["model"] for c in rep["changes"]} == {model}
+    # Only the mutated spec is reported, and the specs that extend it.
+    assert {c["spec"] for c in rep["changes"]} == {file} | dependents(tree / "specs", file)
+    assert model in {c["model"] for c in rep["changes"]}
     assert not rep["new_specs"] and not rep["removed_specs"]
     assert not rep["new_variants"] and not rep["removed_variants"]
-    [first] = rep["first_layer_changes"]
+    [first] = [d for d in rep["first_layer_changes"] if d["spec"] == file]
     assert first["model"] == model and first["layer"] == layer
     text = "; ".join(first["how"])
     for words in how:
@@ -302,11 +319,12 @@ def test_new_and_removed_specs(tree, capsys):
     specs = tree / "specs"
     text = (specs / "mobilenet_v1.yaml").read_text().replace("name: mobilenet_v1", "name: mine", 1)
     (specs / "mine.yaml").write_text(text)
-    (specs / "resnet50.yaml").unlink()
+    assert not dependents(specs, "mobilenet_v2.yaml")      # nothing extends it: removable
+    (specs / "mobilenet_v2.yaml").unlink()
     code, rep = check_json(capsys, tree)
     assert code == 1 and rep["changes"] == []
     assert rep["new_specs"] == [{"spec": "mine.yaml", "model": "mine"}]
-    assert rep["removed_specs"] == [{"spec": "resnet50.yaml", "model": "resnet50"}]
+    assert rep["removed_specs"] == [{"spec": "mobilenet_v2.yaml", "model": "mobilenet_v2"}]
     code, out, _ = run(capsys, "check", specs, "--baseline", tree / "baseline.json")
     assert code == 1 and "new spec" in out and "removed spec" in out
 

@@ -174,7 +174,7 @@ def trunk_pool(draw, c: int, h: int, w: int):
 def trunk_entry(draw, c: int, h: int, w: int, depth: int):
     """(entry, output channels, whether H x W may have changed)."""
     kinds = ["conv", "conv", "pool", "keep", "keep", "residual", "concat", "add", "split",
-             "block", "rows", "repeat", "ghost"]
+             "block", "rows", "repeat", "ghost", "adaptive", "pad"]
     if depth < 2:
         kinds.append("seq")
     kind = draw(st.sampled_from(kinds))
@@ -188,6 +188,19 @@ def trunk_entry(draw, c: int, h: int, w: int, depth: int):
     if kind == "keep":
         e, c = draw(keep_entry(c))
         return e, c, False
+    if kind == "adaptive":
+        # any output size, also larger than the input (PyTorch's windows then overlap)
+        hs, ws = draw(st.integers(1, h + 2)), draw(st.integers(1, w + 2))
+        return {"op": "adaptive_avg_pool", "size": hs if hs == ws else [hs, ws]}, c, True
+    if kind == "pad":
+        # the CIFAR ResNet option-A shortcut, alone or as a residual's shortcut
+        t = draw(st.integers(c, c + 8))
+        s = 1 if small else draw(st.sampled_from([1, 2, [2, 1]]))
+        pad = {"op": "channel_pad", "out": t, "stride": s}
+        if s == 1 or draw(st.booleans()):
+            return pad, t, True
+        return {"residual": [{"op": "conv2d", "out": t, "kernel": 3, "stride": 2}, "bn"],
+                "shortcut": [{**pad, "stride": 2}]}, t, True
     if kind == "ghost":
         out = draw(st.integers(1, MAX_C))
         return {"op": "ghost", "out": out, "ratio": draw(st.integers(2, 3)),

@@ -4,7 +4,7 @@ Independent sources, never this program's output:
 * torchvision's published parameter counts and GFLOPS (``num_params`` and ``_ops`` in the
   weights' meta of torchvision/models/{resnet,vgg,alexnet,googlenet,squeezenet}.py);
 * the papers' printed figures, to their printed rounding (GhostNet: Han et al. 2020, Tables
-  3-5 and 7, transcribed in shared/reference/seed_tables.yaml; He et al. 2016, Table 6;
+  3-6, transcribed in shared/reference/seed_tables.yaml; He et al. 2016, Table 6;
   MobileNets: Howard et al. 2017, Tables 8-9);
 * exact counts derived by hand below from the architecture tables: every conv is
   k*k*C_in*C_out weights and that many mult-adds per output pixel; a Ghost module of n outputs
@@ -105,7 +105,7 @@ def resnet50_hand(ghost=None):
     return params + 2048 * 1000 + 1000, macs + 2048 * 1000
 
 
-# --- ResNet-50 and Ghost-ResNet-50 (GhostNet Table 7) ----------------------------------------
+# --- ResNet-50 and Ghost-ResNet-50 (GhostNet Table 6) ----------------------------------------
 def test_resnet50_matches_torchvision_and_the_paper():
     p = prof("resnet50")
     assert p.params == 25_557_032              # torchvision ResNet50_Weights num_params
@@ -117,7 +117,7 @@ def test_resnet50_matches_torchvision_and_the_paper():
 
 
 @pytest.mark.parametrize("s, row", [(2, 4), (4, 8)])
-def test_ghost_resnet50_flops_match_table_7_and_params_gap_is_documented(s, row):
+def test_ghost_resnet50_flops_match_table_6_and_params_gap_is_documented(s, row):
     paper = GHOST["imagenet_resnet50"][row]
     assert paper["model"] == f"Ghost-ResNet-50 (s={s})"
     p = prof("ghost_resnet50", ratio=s, dw_kernel=3)
@@ -129,7 +129,7 @@ def test_ghost_resnet50_flops_match_table_7_and_params_gap_is_documented(s, row)
     assert round(p.params / 1e6, 1) == {2: 14.0, 4: 8.2}[s] != paper["weights_M"]
 
 
-def test_ghost_resnet50_defaults_are_table_7_s2():
+def test_ghost_resnet50_defaults_are_table_6_s2():
     p = prof("ghost_resnet50")
     assert (p.params, p.mult_adds) == resnet50_hand(ghost=(2, 3))
     assert p.output_shape == (1000,)
@@ -200,15 +200,26 @@ def test_ghost_resnet56_cifar_at_d3_is_the_documented_gap():
 @pytest.mark.parametrize("plain, ghost", [
     ("resnet50", "ghost_resnet50"), ("vgg16_cifar", "ghost_vgg16_cifar"),
     ("resnet56_cifar", "ghost_resnet56_cifar")])
-def test_ghost_spec_differs_from_the_plain_one_only_in_conv_bn(plain, ghost):
-    a = yaml.safe_load((SPECS / f"{plain}.yaml").read_text())
-    b = yaml.safe_load((SPECS / f"{ghost}.yaml").read_text())
-    assert a["layers"] == b["layers"]
-    assert a["input"] == b["input"]
-    assert {k: v for k, v in a["blocks"].items() if k != "conv_bn"} == \
-           {k: v for k, v in b["blocks"].items() if k != "conv_bn"}
-    assert a["blocks"]["conv_bn"]["args"] == b["blocks"]["conv_bn"]["args"]
-    assert [e["op"] for e in b["blocks"]["conv_bn"]["body"]] == ["ghost"]
+def test_ghost_spec_extends_the_plain_one_and_redefines_only_conv_bn(plain, ghost):
+    raw = yaml.safe_load((SPECS / f"{ghost}.yaml").read_text())
+    assert raw["extends"] == f"{plain}.yaml"
+    assert "layers" not in raw and "input" not in raw
+    assert list(raw["blocks"]) == ["conv_bn"]
+    assert [e["op"] for e in raw["blocks"]["conv_bn"]["body"]] == ["ghost"]
+    assert set(raw["settings"]) == {"ratio", "dw_kernel"}
+    # Every conv_bn instance of the plain network (its conv is named "<instance>.conv") is a
+    # Ghost module ("<instance>.ghost") in the other, of the same output shape; the layers
+    # outside conv_bn (stem, pools, adds, shortcuts, classifier) are the same.
+    a, b = prof(plain), prof(ghost)
+    convs = {l.name[:-len(".conv")]: l.output_shape for l in a.layers
+             if l.op == "conv2d" and l.name.endswith(".conv")}
+    ghosts = {l.name[:-len(".ghost")]: l.output_shape for l in b.layers if l.op == "ghost"}
+    # ResNet-50: 3 per bottleneck x 16 + 4 projections; VGG-16: 13; ResNet-56: stem + 2 x 27
+    assert convs == ghosts and len(ghosts) == {"resnet50": 52, "vgg16_cifar": 13,
+                                               "resnet56_cifar": 55}[plain]
+    outside = lambda p: [(l.name, l.op, l.output_shape) for l in p.layers
+                         if not any(l.name.startswith(k + ".") for k in convs)]
+    assert outside(a) == outside(b)
 
 
 # --- torchvision classics and the MobileNet paper's Tables 8/9 -------------------------------
@@ -327,3 +338,46 @@ def test_built_module_params_and_output_shape(name, params, classes):
 def test_every_spec_passes_verify_at_its_defaults(name):
     result = costmodel.verify(SPECS / f"{name}.yaml")
     assert result.ok, result.problems()[:5]
+
+
+# --- the two ops the classics needed ------------------------------------------------------------
+def test_adaptive_avg_pool_windows_follow_pytorchs_rule():
+    from costmodel.ops.pool import adaptive_windows
+    assert adaptive_windows(7, 7) == [1] * 7
+    # output i averages [floor(5i/7), ceil(5(i+1)/7)): lengths worked out by hand
+    assert adaptive_windows(5, 7) == [1, 2, 2, 1, 2, 2, 1]
+    assert adaptive_windows(13, 6) == [3] * 6        # [0,3) [2,5) [4,7) [6,9) [8,11) [10,13)
+
+
+def small_spec(layers):
+    return {"name": "t", "input": [8, 7, 7], "layers": layers}
+
+
+def test_channel_pad_subsamples_and_pads_like_option_a():
+    spec = small_spec([{"op": "channel_pad", "out": 16, "stride": 2}])
+    p = costmodel.profile(spec)
+    assert p.output_shape == (16, 4, 4)            # x[:, :, ::2, ::2] of 7x7 keeps 4x4
+    assert (p.params, p.mult_adds, p.total("full")) == (0, 0, 0)
+    assert costmodel.verify(spec).ok
+
+
+def test_adaptive_avg_pool_upsamples_and_verifies():
+    spec = small_spec([{"op": "adaptive_avg_pool", "size": 9}, "flatten", {"op": "fc", "out": 3}])
+    p = costmodel.profile(spec)
+    assert p.layers[0].output_shape == (8, 9, 9)
+    assert p.params == 8 * 81 * 3 + 3
+    assert p.layers[0].fvcore == 8 * 7 * 7         # fvcore: one per input element
+    assert costmodel.verify(spec).ok
+
+
+def test_channel_pad_cannot_shrink(cli, write_spec):
+    path = write_spec("""
+        name: t
+        input: [8, 7, 7]
+        layers:
+          - {op: channel_pad, out: 4}
+        """)
+    r = cli("profile", path)
+    assert r.code == 2
+    assert "cannot shrink 8 channels to 4" in r.err + r.out
+    assert "Traceback" not in r.err + r.out

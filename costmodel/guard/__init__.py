@@ -9,6 +9,9 @@ torch) and reports what moved.
 """
 from __future__ import annotations
 
+import os
+
+from ..errors import SpecError
 from .baseline import FORMAT_VERSION, Baseline, dumps, read, write_atomic
 from .compare import Report, compare, parse_tolerance
 from .snapshot import snapshot_specs
@@ -17,9 +20,8 @@ __all__ = ["FORMAT_VERSION", "Baseline", "Report", "compare", "dumps", "lock", "
            "parse_tolerance", "read", "snapshot_specs", "write_atomic"]
 
 
-def lock(specs_dir, out) -> Baseline:
+def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike") -> Baseline:
     """Snapshot ``specs_dir`` and write the baseline to ``out`` atomically."""
-    from ..errors import SpecError
     base = snapshot_specs(specs_dir)
     if not base.specs:
         raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
@@ -27,7 +29,8 @@ def lock(specs_dir, out) -> Baseline:
     return base
 
 
-def check(specs_dir, baseline, tolerance: list[str] | None = None) -> Report:
+def check(specs_dir: "str | os.PathLike", baseline: "str | os.PathLike",
+          tolerance: list[str] | None = None) -> Report:
     """Compare ``specs_dir`` with the baseline file. Bad input raises SpecError."""
     before = read(baseline)
     after = snapshot_specs(specs_dir)
