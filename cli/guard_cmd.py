@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -33,6 +34,13 @@ class CheckFormat(str, enum.Enum):
     markdown = "markdown"
 
 
+def _read_quietly(path: Path) -> Optional[bytes]:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -50,10 +58,10 @@ def lock(
 
     Plus a per-layer digest. Same specs, same bytes. Commit it; `check` compares against it.
     """
-    old = out.read_bytes() if out.is_file() else None
+    old = _read_quietly(out)
     base = guard.lock(specs_dir, out)
     n_var = sum(len(e.variants) for e in base.specs.values())
-    state = "unchanged" if old == out.read_bytes() else ("updated" if old is not None else "written")
+    state = "unchanged" if old == _read_quietly(out) else ("updated" if old is not None else "written")
     size = os.path.getsize(out)
     console().print(f"locked {_plural(n_var, 'variant')} of {_plural(len(base.specs), 'spec')} "
                     f"into {out} ({size / 1024:.1f} KiB, {state})", highlight=False)
@@ -94,7 +102,6 @@ def check(
         data["specs_dir"] = str(specs_dir)
         print_json(data)
     elif fmt == CheckFormat.markdown:
-        import sys
         sys.stdout.write(render_markdown(report, specs_dir, baseline))
     else:
         render_table(report, specs_dir, baseline)
