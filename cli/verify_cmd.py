@@ -2,7 +2,6 @@
 count against fvcore and FlopCounterMode. Exit status 1 on any mismatch, 2 on bad input."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 

@@ -366,7 +366,7 @@ def check_spec(spec: dict) -> None:
     assert fc.get("", 0) == 2 * p.mult_adds
 
 
-@settings(max_examples=300, deadline=None, derandomize=False,
+@settings(max_examples=500, deadline=None, derandomize=False,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
 @given(specs())

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import SpecError
-from ..graph import Layer, Node, Parallel, Seq
+from ..graph import Layer, Node, Seq
 
 
 class SeqModule(nn.Module):
