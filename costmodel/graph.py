@@ -41,15 +41,28 @@ class Layer:
     activations: int        # elements of the output
     fvcore: int             # what fvcore.nn.FlopCountAnalysis counts for this module
     full: int               # every arithmetic operation (see each op's docstring)
-    type_key: str
-    type_stride: str
-    filter: str
     line: int | None = None
     input_shapes: list[Shape] | None = None   # merges: the shape of every branch
 
     @property
     def opdef(self) -> Op:
         return OPS[self.op]
+
+    # Presentation, computed on demand (profiling does not need it).
+    @property
+    def type_key(self) -> str:
+        """The row of the per-type breakdown (MobileNet's Table 2), e.g. 'Conv DW 3x3'."""
+        return self.opdef.type_key(self.attrs, self.input_shape)
+
+    @property
+    def type_stride(self) -> str:
+        """The papers' 'Type / Stride' column, e.g. 'Conv dw / s2'."""
+        return self.opdef.describe(self.attrs, self.input_shape)[0]
+
+    @property
+    def filter(self) -> str:
+        """The papers' 'Filter Shape' column, e.g. '3x3x32 dw'."""
+        return self.opdef.describe(self.attrs, self.input_shape)[1]
 
     @property
     def local_name(self) -> str:
@@ -83,19 +96,38 @@ class Parallel:
 Node = Union[Layer, Seq, Parallel]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A spec entry after its structural checks: what kind it is, its name (None: its index),
+    its `when` condition and, for an op, the op and its fields (see `_split_fields`)."""
+    kind: str
+    raw: dict
+    name: str | None
+    when: Any
+    op: Op | None
+    fields: tuple
+    line: int | None
+
+
 def iter_layers(node: Node) -> Iterator[Layer]:
     """Leaves in execution order."""
+    out: list[Layer] = []
+    _collect(node, out)
+    return iter(out)
+
+
+def _collect(node: Node, out: list[Layer]) -> None:
     if isinstance(node, Layer):
-        yield node
+        out.append(node)
     elif isinstance(node, Seq):
         for child in node.children:
-            yield from iter_layers(child)
+            _collect(child, out)
     else:
         if node.split is not None:
-            yield node.split
+            out.append(node.split)
         for _, path in node.paths:
-            yield from iter_layers(path)
-        yield node.merge
+            _collect(path, out)
+        out.append(node.merge)
 
 
 def _suggest(word: str, choices) -> str:
@@ -140,11 +172,41 @@ def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]
     return SpecError(msg, line=line)
 
 
+def _memo_key(bname: str, given: dict, x: Shape, stack: tuple) -> tuple | None:
+    """A hashable key for a block instance, or None when an argument is not hashable."""
+    try:
+        items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in given.items()))
+        key = (bname, items, x, stack)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _renamed(node: Node, old: str, new: str) -> Node:
+    """A copy of a subtree whose names start with `old`, renamed to start with `new`.
+    Layers share their (read-only) attribute dicts with the original."""
+    cut = len(old)
+    if isinstance(node, Layer):
+        copy = Layer.__new__(Layer)
+        copy.__dict__ = {**node.__dict__, "name": new + node.name[cut:]}
+        return copy
+    if isinstance(node, Seq):
+        return Seq(new + node.name[cut:], [_renamed(c, old, new) for c in node.children], node.line)
+    return Parallel(new + node.name[cut:],
+                    [(p, _renamed(seq, old, new)) for p, seq in node.paths],
+                    _renamed(node.merge, old, new),
+                    None if node.split is None else _renamed(node.split, old, new), node.line)
+
+
 class Expander:
     """Expands a spec into the layer graph for one set of settings."""
 
-    def __init__(self, spec: SpecFile, raw: LineDict, file: str, settings: dict[str, Any]):
+    def __init__(self, spec: SpecFile, raw: LineDict, file: str, settings: dict[str, Any],
+                 prepared: dict | None = None):
         self.spec = spec
+        self.prepared = {} if prepared is None else prepared   # raw entry -> Prepared
+        self.instances: dict = {}     # block instance key -> (node, output, peak, layer count)
         self.raw = raw
         self.file = file
         self.settings = settings
@@ -191,8 +253,12 @@ class Expander:
         if value is None:
             return None
         if f.kind == "int":
+            if type(value) is int and (f.minimum is None or value >= f.minimum):
+                return value
             return self._int(value, env, f"field {fname!r}", f.minimum)
         if f.kind == "pair":
+            if type(value) is int and (f.minimum is None or value >= f.minimum):
+                return value
             if isinstance(value, list):
                 return [self._int(v, env, f"field {fname!r}", f.minimum) for v in value]
             v = expr.evaluate(value, env)
@@ -205,6 +271,8 @@ class Expander:
                 raise SpecError(f"field {fname!r} must be a number, got {v!r}")
             return float(v)
         if f.kind == "bool":
+            if type(value) is bool:
+                return value
             v = expr.evaluate(value, env)
             if not isinstance(v, bool):
                 raise SpecError(f"field {fname!r} must be true or false, got {v!r}")
@@ -233,63 +301,108 @@ class Expander:
         children: list[Node] = []
         seen: set[str] = set()
         file = getattr(entries, "source", None) or self.file
+        lines = getattr(entries, "item_lines", None)
         for idx, entry in enumerate(entries):
-            node, x = self.entry(entry, idx, env, prefix, x, held, stack, _line(entries, idx), file)
+            node, x = self.entry(entry, idx, env, prefix, x, held, stack,
+                                 lines[idx] if lines else None, file)
             if node is None:
                 continue
-            if node.local_name in seen:
+            local = node.name[len(prefix) + 1:] if prefix else node.name
+            if local in seen:
                 raise SpecError(f"two layers are named {node.name!r}", file=file,
                                 line=node.line, layer=node.name)
-            seen.add(node.local_name)
+            seen.add(local)
             children.append(node)
         return children, x
+
+    def prepare(self, e: Any, prefix: str, idx: int, file: str, line: int | None) -> "Prepared":
+        """Check an entry's structure once per spec (not once per expansion): its kind, its
+        name, its fields (pydantic), and for an op the op itself."""
+        key = e if isinstance(e, str) else id(e)
+        hit = self.prepared.get(key)
+        if hit is not None:
+            return hit
+        where = f"{prefix}.{idx}" if prefix else str(idx)
+        raw = {"op": e} if isinstance(e, str) else e
+        if not isinstance(raw, dict):
+            raise SpecError(f"a layer is an op name or a mapping such as {{op: conv2d, out: 32, "
+                            f"kernel: 3}}, got {type(e).__name__} {e!r}",
+                            file=file, line=line, layer=where)
+        line = getattr(raw, "line", None) or line
+        kinds = [k for k in ("op", *STRUCTURAL) if k in raw]
+        if len(kinds) != 1:
+            keys = ", ".join(map(str, raw)) or "nothing"
+            raise SpecError(("a layer needs exactly one of op, block, seq, repeat, parallel, "
+                             f"residual; this one has {keys}")
+                            + (_suggest(str(next(iter(raw))), ["op", *STRUCTURAL]) if raw else ""),
+                            file=file, line=line, layer=where)
+        name = raw.get("name")
+        if name is not None and not _NAME_RE.match(str(name)):
+            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
+                            file=file, line=line, layer=where)
+        kind = kinds[0]
+        op = None
+        fields: tuple = ({}, [])
+        try:
+            if kind == "op":
+                op = self._check_op(raw)
+                fields = self._split_fields(op, raw)
+            else:
+                model = STRUCTURAL[kind]
+                try:
+                    model.model_validate(dict(raw))
+                except ValidationError as exc:
+                    raise validation_error(exc, f"{kind} entry", raw, list(model.model_fields)) from None
+        except SpecError as exc:
+            local = str(idx) if name is None else str(name)
+            raise exc.located(file=file, line=line,
+                              layer=f"{prefix}.{local}" if prefix else local) from None
+        prep = Prepared(kind, raw, None if name is None else str(name), raw.get("when"), op,
+                        fields, line)
+        self.prepared[key] = prep
+        return prep
 
     def entry(self, e: Any, idx: int, env: dict, prefix: str, x: Shape, held: int,
               stack: tuple[str, ...], line: int | None,
               file: str | None = None) -> tuple[Node | None, Shape]:
         file = getattr(e, "source", None) or file or self.file
-        if isinstance(e, str):
-            e = {"op": e}
-        where = f"{prefix}.{idx}" if prefix else str(idx)
-        if not isinstance(e, dict):
-            raise SpecError(f"a layer is an op name or a mapping such as {{op: conv2d, out: 32, "
-                            f"kernel: 3}}, got {type(e).__name__} {e!r}",
-                            file=file, line=line, layer=where)
-        line = getattr(e, "line", None) or line
-        kinds = [k for k in ("op", *STRUCTURAL) if k in e]
-        if len(kinds) != 1:
-            keys = ", ".join(map(str, e)) or "nothing"
-            raise SpecError(("a layer needs exactly one of op, block, seq, repeat, parallel, "
-                             f"residual; this one has {keys}")
-                            + (_suggest(str(next(iter(e))), ["op", *STRUCTURAL]) if e else ""),
-                            file=file, line=line, layer=where)
-        name = e.get("name", idx)
-        name = str(name)
-        if not _NAME_RE.match(name):
-            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
-                            file=file, line=line, layer=where)
+        prep = self.prepare(e, prefix, idx, file, line)
+        name = str(idx) if prep.name is None else prep.name
         full = f"{prefix}.{name}" if prefix else name
+        if not isinstance(e, str):      # a bare op name is shared: keep the caller's line
+            line = prep.line
         try:
-            if "when" in e and e["when"] is not None:
-                cond = expr.evaluate(e["when"], env)
+            if prep.when is not None:
+                cond = expr.evaluate(prep.when, env)
                 if not isinstance(cond, bool):
                     raise SpecError(f"'when' must be true or false, got {cond!r}")
                 if not cond:
                     return None, x
-            kind = kinds[0]
-            if kind == "op":
-                return self.op_entry(e, env, full, x, held, line)
-            model = STRUCTURAL[kind]
-            try:
-                model.model_validate(dict(e))
-            except ValidationError as exc:
-                raise validation_error(exc, f"{kind} entry", e, list(model.model_fields)) from None
-            return getattr(self, f"{kind}_entry")(e, env, full, x, held, stack, line)
+            if prep.kind == "op":
+                return self.op_entry(prep, env, full, x, held, line)
+            return getattr(self, f"{prep.kind}_entry")(prep.raw, env, full, x, held, stack, line)
         except SpecError as exc:
             raise exc.located(file=file, line=line, layer=full) from None
 
-    def op_entry(self, e: dict, env: dict, full: str, x: Shape, held: int,
-                 line: int | None) -> tuple[Layer, Shape]:
+    def _split_fields(self, op: Op, raw: dict) -> tuple[dict, list]:
+        """Constant fields, checked and converted once; and the expression fields, evaluated
+        at every expansion: (constants, [(field, kind, expression, line)])."""
+        consts: dict[str, Any] = {}
+        exprs: list = []
+        for fname, f in op.fields.items():
+            value = f.default if raw.get(fname) is None else raw[fname]
+            line = _line(raw, key=fname)
+            if isinstance(value, str) or (isinstance(value, list)
+                                          and any(isinstance(v, str) for v in value)):
+                exprs.append((fname, f, value, line))
+                continue
+            try:
+                consts[fname] = self._field(f, fname, value, {})
+            except SpecError as exc:
+                raise exc.located(line=line) from None
+        return consts, exprs
+
+    def _check_op(self, e: dict) -> Op:
         if not isinstance(e["op"], str):
             raise SpecError(f"op must be a name, got {e['op']!r}", line=_line(e, key="op"))
         try:
@@ -302,13 +415,18 @@ class Expander:
         except ValidationError as exc:
             raise validation_error(exc, f"op {op.name}", e, ["op", "name", "when", *op.fields],
                                    {k: f.kind for k, f in op.fields.items()}) from None
-        values = {}
-        for fname, f in op.fields.items():
-            raw = e.get(fname, None)
+        return op
+
+    def op_entry(self, prep: "Prepared", env: dict, full: str, x: Shape, held: int,
+                 line: int | None) -> tuple[Layer, Shape]:
+        op = prep.op
+        consts, exprs = prep.fields
+        values = dict(consts)
+        for fname, f, raw, fline in exprs:
             try:
-                values[fname] = self._field(f, fname, f.default if raw is None else raw, env)
+                values[fname] = self._field(f, fname, raw, env)
             except SpecError as exc:
-                raise exc.located(line=_line(e, key=fname)) from None
+                raise exc.located(line=fline) from None
         a = op.resolve(values, x)
         y = op.infer(a, x)
         layer = self.make_layer(op, a, x, y, full, line, held)
@@ -319,14 +437,12 @@ class Expander:
         self.count += 1
         if self.count > MAX_LAYERS:
             raise SpecError(f"the network has more than {MAX_LAYERS:,} layers; refusing to expand it")
-        in_elems = sum(numel(s) for s in inputs) if inputs else numel(x)
-        self.peak = max(self.peak, held + in_elems + numel(y))
-        desc = op.describe(a, x)
-        return Layer(name=name, op=op.name, attrs=a, input_shape=x, output_shape=y,
-                     mult_adds=op.macs(a, x, y), params=op.params(a, x), weights=op.weights(a, x),
-                     activations=numel(y), fvcore=op.fvcore(a, x, y), full=op.full(a, x, y),
-                     type_key=op.type_key(a, x), type_stride=desc[0], filter=desc[1], line=line,
-                     input_shapes=inputs)
+        out_elems = numel(y)
+        live = held + (sum(map(numel, inputs)) if inputs else numel(x)) + out_elems
+        if live > self.peak:
+            self.peak = live
+        return Layer(name, op.name, a, x, y, op.macs(a, x, y), op.params(a, x), op.weights(a, x),
+                     out_elems, op.fvcore(a, x, y), op.full(a, x, y), line, inputs)
 
     def seq_entry(self, e, env, full, x, held, stack, line):
         node = Seq(full, line=line)
@@ -417,6 +533,35 @@ class Expander:
                         f"or a mapping, got {row!r}", line=line)
 
     def instance(self, bname, bdef, given, full, x, held, stack, line):
+        """One block instance. Its expansion depends only on the block, its arguments, its
+        input shape and the blocks it is nested in (the body's environment is the settings,
+        the arguments and the input: lexical scope), so a repeat of the same instance is a
+        renamed copy of the first one instead of a new expansion. Each instance is expanded
+        with nothing held, its peak memory then added to what the caller holds."""
+        key = _memo_key(bname, given, x, stack)
+        hit = self.instances.get(key) if key is not None else None
+        if hit is None:
+            saved_peak, saved_count = self.peak, self.count
+            self.peak = 0
+            try:
+                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line)
+            finally:
+                rel_peak, self.peak = self.peak, saved_peak
+            hit = (node, y, rel_peak, self.count - saved_count)
+            if key is not None:
+                self.instances[key] = hit
+        else:
+            self.count += hit[3]
+            if self.count > MAX_LAYERS:
+                raise SpecError(f"the network has more than {MAX_LAYERS:,} layers; refusing to "
+                                "expand it")
+        template, y, rel_peak, _ = hit
+        self.peak = max(self.peak, held + rel_peak)
+        node = template if template.name == full else _renamed(template, template.name, full)
+        node.line = line
+        return node, y
+
+    def _expand_instance(self, bname, bdef, given, full, x, stack, line):
         benv = dict(self.settings)
         for arg, default in bdef.arg_defaults().items():
             if arg in given:
@@ -437,7 +582,7 @@ class Expander:
                                   layer=full) from None
         body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
         node = Seq(full, line=line)
-        node.children, y = self.seq(body, benv, full, x, held, (*stack, bname))
+        node.children, y = self.seq(body, benv, full, x, 0, (*stack, bname))
         return node, y
 
     def parallel_entry(self, e, env, full, x, held, stack, line):

@@ -64,6 +64,7 @@ class Spec:
             raise SpecError("'layers' must be a list", file=file, line=_nested_line(raw, ("layers",)))
         self.raw = raw
         self.name = self.model.name
+        self._prepared: dict = {}     # entries checked once, reused by every profile
 
     @classmethod
     def load(cls, source: "str | os.PathLike | Mapping | Spec") -> "Spec":
@@ -83,7 +84,7 @@ class Spec:
 
     def profile(self, **overrides: Any) -> "Profile":
         values = self.settings(overrides)
-        exp = Expander(self.model, self.raw, self.file, values)
+        exp = Expander(self.model, self.raw, self.file, values, self._prepared)
         root, shape, out = exp.run()
         return Profile(model=self.model.name, citation=self.model.citation, file=self.file,
                        settings=values, input_shape=shape, output_shape=out, root=root,

@@ -210,3 +210,10 @@ def test_residual_shape_mismatch(cli, write_spec):
 def test_duplicate_layer_names(cli, write_spec):
     path = write_spec(HEADER + "layers:\n  - {op: relu, name: a}\n  - {op: relu, name: a}\n")
     check(cli("profile", path), "spec.yaml:5:", "two layers are named 'a'")
+
+
+def test_error_in_a_repeated_bare_op_names_its_own_line(cli, write_spec):
+    # `global_avg_pool` written twice as a bare word: the second one fails (its input is flat),
+    # and the message must point at line 6, not at the first occurrence on line 4.
+    path = write_spec(HEADER + "layers:\n  - global_avg_pool\n  - flatten\n  - global_avg_pool\n")
+    check(cli("profile", path), "spec.yaml:6:", "layer '2'", "needs a C x H x W feature map")

@@ -19,6 +19,7 @@ Adding an op means writing one such class and decorating it with ``@register``.
 from __future__ import annotations
 
 import difflib
+from math import prod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,10 +45,7 @@ class F:
 
 
 def numel(shape: Shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    return prod(shape)
 
 
 def fmt_shape(shape: Shape) -> str:
