@@ -9,6 +9,7 @@ import typer
 
 from costmodel.conventions import CONVENTIONS
 from costmodel.errors import SpecError
+from costmodel.ops.base import hwc
 from costmodel.profile import Spec
 from costmodel.settings import parse_assignments
 from costmodel.tabular import Column, Tabular, fmt_int
@@ -24,7 +25,7 @@ def _hwc(shape) -> str:
         return "-"
     if isinstance(shape, list):
         return " + ".join(_hwc(s) for s in shape)
-    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0])
+    return hwc(shape)
 
 
 def _signed(n: int) -> str:

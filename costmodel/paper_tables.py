@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SpecError
+from .ops.base import hwc
 from .registry import (ACCURACY_LABELS, UNITS, LayerGroup, Registry, Resolver, Table,
                        check_specs, match_layers)
 from .tabular import Column, Tabular, fmt_int
@@ -266,10 +267,6 @@ def _norm(text: str) -> str:
     return re.sub(r"^1x1x(\d+)$", r"\1", t)      # "1x1x1024" == a flat 1024-vector
 
 
-def _hwc(shape: tuple) -> str:
-    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0])
-
-
 def _layers(t: Table, resolver: Resolver) -> PaperTable:
     d = t.definition
     fn = Footnotes()
@@ -313,7 +310,7 @@ def _layers(t: Table, resolver: Resolver) -> PaperTable:
                 pos += 1
                 diffs = [f"{what} {got}" for what, want, got in (
                     ("type", r.type, l.type_stride), ("filter", r.filter, l.filter),
-                    ("input", r.input, _hwc(l.input_shape))) if _norm(want) != _norm(got)]
+                    ("input", r.input, hwc(l.input_shape))) if _norm(want) != _norm(got)]
                 ok = "yes" if not diffs else "no: spec has " + ", ".join(diffs)
                 if diffs:
                     ok += " " + fn.mark(f"{r.type}, {r.filter}: {r.note}" if r.note else

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from .conventions import CONVENTIONS
+from .ops.base import hwc
 from .profile import Profile
 from .tabular import Column, Tabular, fmt_int, fmt_pct
-
-
-def _hwc(shape: tuple) -> str:
-    """Paper style: H x W x C (or the feature count of a flat vector)."""
-    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0])
 
 
 def _settings(p: Profile) -> str:
@@ -26,9 +22,9 @@ def layer_table(p: Profile, convention: str = "paper") -> Tabular:
                  Column(conv.title), Column("%"), Column("Params"), Column("%")])
     for l in p.layers:
         count = conv.count(l)
-        t.add([l.name, l.type_stride, l.filter, _hwc(l.input_shape), _hwc(l.output_shape),
+        t.add([l.name, l.type_stride, l.filter, hwc(l.input_shape), hwc(l.output_shape),
                fmt_int(count), fmt_pct(count, total), fmt_int(l.params), fmt_pct(l.params, p.params)])
-    t.footer = ["Total", "", "", _hwc(p.input_shape), _hwc(p.output_shape), fmt_int(total),
+    t.footer = ["Total", "", "", hwc(p.input_shape), hwc(p.output_shape), fmt_int(total),
                 "100.00%", fmt_int(p.params), "100.00%"]
     t.notes = [f"{conv.title}: {conv.doc}.",
                "Params: trainable parameters (weights, biases, batch-norm scale and shift).",

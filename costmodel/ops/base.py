@@ -52,6 +52,11 @@ def fmt_shape(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def hwc(shape: Shape) -> str:
+    """The papers' way of writing a shape: H x W x C (a flat vector: its length)."""
+    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else str(shape[0])
+
+
 def need_map(x: Shape, op: str) -> tuple[int, int, int]:
     if len(x) != 3:
         raise SpecError(f"{op} needs a C x H x W feature map, got a flat vector of {x[0]} "
