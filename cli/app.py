@@ -28,6 +28,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _group() -> None:
+    """Keeps `costmodel` a group of commands even when only one command module is loaded."""
+
+
 class Format(str, enum.Enum):
     table = "table"
     json = "json"
@@ -68,19 +73,23 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _register_commands() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from . import profile_cmd, schema_cmd  # noqa: F401
-    for optional in ("verify_cmd", "tables_cmd", "sweep_cmd", "guard_cmd"):
-        try:
-            __import__(f"cli.{optional}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cli.{optional}":
-                raise
+# command name -> the module that registers it
+COMMANDS = {"profile": "profile_cmd", "schema": "schema_cmd", "ops": "schema_cmd",
+            "verify": "verify_cmd", "table": "tables_cmd", "tables": "tables_cmd",
+            "sweep": "sweep_cmd", "lock": "guard_cmd", "check": "guard_cmd"}
+
+
+def _register_commands(argv: list[str]) -> None:
+    """Import the module of the command being run (start-up stays fast), or all of them when
+    the command is not named (``--help``, a typo) so that the help lists every command."""
+    words = [a for a in argv if not a.startswith("-")]
+    name = COMMANDS.get(words[0]) if words else None
+    for module in [name] if name else sorted(set(COMMANDS.values())):
+        __import__(f"cli.{module}")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    _register_commands()
+    _register_commands(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, prog_name="costmodel", standalone_mode=True)
     except SpecError as exc:
