@@ -33,7 +33,7 @@ from rich.console import Console  # noqa: E402
 import costmodel  # noqa: E402
 from costmodel.build.builder import build, example_input  # noqa: E402
 from costmodel.tabular import Column, Tabular  # noqa: E402
-from costmodel.verify import check_size, fvcore_analysis, quiet  # noqa: E402
+from costmodel.crosscheck import check_size, fvcore_analysis, quiet  # noqa: E402
 
 TARGET = 100   # the analytic path should be at least this much faster than fvcore
 

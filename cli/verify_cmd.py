@@ -80,7 +80,7 @@ def type_table(r) -> Tabular:
 
 def convention_table(r) -> Tabular:
     """One row per convention: analytic total, the tracer's total, and the ratio to paper."""
-    from costmodel.verify import why_fvcore_differs
+    from costmodel.crosscheck import why_fvcore_differs
     a = r.analytic_totals
     traced = {"fvcore": r.fvcore_total, "flop_counter": r.flop_counter_total}
     t = Tabular(title="Totals per convention",
@@ -146,7 +146,7 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
             continue
         jobs.append((f, spec, {}, None))
         if with_variants:
-            from costmodel.verify import variant_settings
+            from costmodel.crosscheck import variant_settings
             variants = variant_settings(spec)
             if len(variants) > MAX_VARIANTS:
                 continue
@@ -170,7 +170,7 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
 def _verify_all(directory: Path, fmt: Format, with_variants: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from costmodel.verify import verify_profile
+    from costmodel.crosscheck import verify_profile
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not files:
         fail(f"no specs (*.yaml) under {directory}")
@@ -252,7 +252,7 @@ def verify(
         raise typer.Exit(code)
     if spec is None:
         fail("give a spec file, or --all to verify every spec under specs/")
-    from costmodel.verify import verify_profile
+    from costmodel.crosscheck import verify_profile
     r = verify_profile(Spec.load(spec).profile(**parse_assignments(set_)))
     if fmt == Format.json:
         print_json(r.to_dict())

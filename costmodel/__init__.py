@@ -12,6 +12,6 @@ __all__ = ["Profile", "Spec", "SpecError", "profile", "verify", "__version__"]
 
 def verify(source, **settings):
     """Build the spec as a torch module and cross-check it against fvcore and FlopCounterMode
-    layer by layer (``costmodel.verify.verify``; imports torch, so only when called)."""
-    from .verify import verify as _verify
+    layer by layer (``costmodel.crosscheck.verify``; imports torch, so only when called)."""
+    from .crosscheck import verify as _verify
     return _verify(source, **settings)

@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
-import types
 import warnings
 from dataclasses import dataclass, field
 from itertools import product
@@ -345,14 +343,3 @@ def why_fvcore_differs(result: Verification) -> list[tuple[str, int]]:
     papers' mult-adds do not, largest first."""
     diffs = [(r.type, r.analytic - r.paper) for r in result.by_type() if r.analytic != r.paper]
     return sorted(diffs, key=lambda d: -abs(d[1]))
-
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule rebinds ``costmodel.verify`` (the package's lazy function) to
-    the module; calling the module calls :func:`verify`, so both spellings keep working."""
-
-    def __call__(self, source, **settings):
-        return verify(source, **settings)
-
-
-sys.modules[__name__].__class__ = _CallableModule
