@@ -164,7 +164,7 @@ def _costs(p, count: str, exclude: list[str], row, fn: Footnotes) -> tuple:
     the paper does not count (``mult_adds_exclude``)."""
     if p is None:
         return None, None, ""
-    pc = (lambda l: l.weights) if count == "weights" else (lambda l: l.params)
+    pc = _param_count(p, count)[0]
     left_out = set(match_layers(exclude, [l.name for l in p.layers])) if exclude else set()
     if exclude and not left_out:
         raise SpecError(f"row {row.data.model!r}: mult_adds_exclude {exclude} matches no layer of "
@@ -262,17 +262,39 @@ def _with_footnotes(notes: list[str], fn: Footnotes) -> list[str]:
 
 # --- layers: a per-layer body table -------------------------------------------------------------
 
+def _open(t: Table, resolver: Resolver):
+    """What every spec-backed table starts from: its definition, footnotes, the profile (None
+    while the spec does not exist), the parameter convention and its column word."""
+    d = t.definition
+    p = resolver.profile(d.spec, d.settings, t.file, t.line, f"table {t.id!r}")
+    count = d.params.count
+    return d, Footnotes(), p, count, "Weights" if count == "weights" else "Params"
+
+
+def _spec_missing(t: Table, tab: Tabular, fn: Footnotes, count: str, column: int) -> PaperTable:
+    """A table whose spec does not exist yet: one 'n/a' row, footnoted."""
+    d = t.definition
+    cells = [""] * len(tab.columns)
+    cells[column] = "n/a " + fn.mark(f"specs/{d.spec}.yaml does not exist yet")
+    tab.add(cells)
+    tab.notes = _with_footnotes(_header_notes(t, count), fn)
+    return PaperTable(t.id, d.title, d.kind, tab, [], fn.texts)
+
+
+def _param_count(p, count: str):
+    """(per-layer parameter count, total) under the table's convention."""
+    if count == "weights":
+        return (lambda l: l.weights), p.weights
+    return (lambda l: l.params), p.params
+
+
 def _norm(text: str) -> str:
     t = text.replace("×", "x").replace(" ", "").lower()
     return re.sub(r"^1x1x(\d+)$", r"\1", t)      # "1x1x1024" == a flat 1024-vector
 
 
 def _layers(t: Table, resolver: Resolver) -> PaperTable:
-    d = t.definition
-    fn = Footnotes()
-    p = resolver.profile(d.spec, d.settings, t.file, t.line, f"table {t.id!r}")
-    count = d.params.count
-    word = "Weights" if count == "weights" else "Params"
+    d, fn, p, count, word = _open(t, resolver)
     cols = [Column("Type / Stride (paper)", "left"), Column("Filter Shape (paper)", "left"),
             Column("Input Size (paper)", "left"), Column("Layer (spec)", "left"),
             Column("Matches", "left"), Column("Mult-Adds"), Column("%"), Column(word),
@@ -280,12 +302,8 @@ def _layers(t: Table, resolver: Resolver) -> PaperTable:
     tab = Tabular(title=d.title, columns=cols)
     records: list[dict] = []
     if p is None:
-        tab.add(["-", "-", "-", "n/a " + fn.mark(f"specs/{d.spec}.yaml does not exist yet"),
-                 "", "", "", "", ""])
-        tab.notes = _with_footnotes(_header_notes(t, count), fn)
-        return PaperTable(t.id, d.title, d.kind, tab, records, fn.texts)
-    pc = (lambda l: l.weights) if count == "weights" else (lambda l: l.params)
-    total_p = p.weights if count == "weights" else p.params
+        return _spec_missing(t, tab, fn, count, 3)
+    pc, total_p = _param_count(p, count)
     layers = [l for l in p.layers if l.filter]
     pos = 0
     for row in t.rows:
@@ -355,22 +373,16 @@ def _pct_cells(share: float, reported: float | int | None, note: str | None,
 
 
 def _types(t: Table, resolver: Resolver) -> PaperTable:
-    d = t.definition
-    fn = Footnotes()
-    p = resolver.profile(d.spec, d.settings, t.file, t.line, f"table {t.id!r}")
-    count = d.params.count
-    word = "Weights" if count == "weights" else "Params"
+    d, fn, p, count, word = _open(t, resolver)
     cols = [Column("Type", "left"), Column("Mult-Adds (%), reported"),
             Column("Mult-Adds (%), computed"), Column("Δ"), Column("Parameters (%), reported"),
             Column(f"{word} (%), computed"), Column("Δ")]
     tab = Tabular(title=d.title, columns=cols)
     records: list[dict] = []
     if p is None:
-        tab.add(["n/a " + fn.mark(f"specs/{d.spec}.yaml does not exist yet")] + [""] * 6)
-        tab.notes = _with_footnotes(_header_notes(t, count), fn)
-        return PaperTable(t.id, d.title, d.kind, tab, records, fn.texts)
+        return _spec_missing(t, tab, fn, count, 0)
     by_type = {r.type: r for r in p.by_type()}
-    total_p = p.weights if count == "weights" else p.params
+    total_p = _param_count(p, count)[1]
     sums = [0.0, 0.0, 0.0, 0.0]
     for row in t.rows:
         r = row.data
@@ -421,11 +433,7 @@ def _parse_input(text: str) -> tuple[int, int, int] | None:
 
 
 def _stages(t: Table, resolver: Resolver) -> PaperTable:
-    d = t.definition
-    fn = Footnotes()
-    p = resolver.profile(d.spec, d.settings, t.file, t.line, f"table {t.id!r}")
-    count = d.params.count
-    word = "Weights" if count == "weights" else "Params"
+    d, fn, p, count, word = _open(t, resolver)
     cols = [Column("Input (paper)", "left"), Column("Operator", "left"), Column("t"),
             Column("c"), Column("n"), Column("s"), Column("Layers (spec)", "left"),
             Column("Input matches", "left"), Column("Mult-Adds"), Column("%"), Column(word),
@@ -433,11 +441,8 @@ def _stages(t: Table, resolver: Resolver) -> PaperTable:
     tab = Tabular(title=d.title, columns=cols)
     records: list[dict] = []
     if p is None:
-        tab.add(["n/a " + fn.mark(f"specs/{d.spec}.yaml does not exist yet")] + [""] * 11)
-        tab.notes = _with_footnotes(_header_notes(t, count), fn)
-        return PaperTable(t.id, d.title, d.kind, tab, records, fn.texts)
-    pc = (lambda l: l.weights) if count == "weights" else (lambda l: l.params)
-    total_p = p.weights if count == "weights" else p.params
+        return _spec_missing(t, tab, fn, count, 0)
+    pc, total_p = _param_count(p, count)
     by_name = {l.name: l for l in p.layers}
     names = list(by_name)
     used: set[str] = set()
