@@ -29,7 +29,10 @@ def ensure_dir(folder: "str | os.PathLike") -> Path:
 
 
 def write_atomic(path: "str | os.PathLike", data: "bytes | str") -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, flushed to disk,
+    then ``os.replace``: a reader sees the old file or the new one, never half of one. The new
+    file keeps the permissions of the one it replaces (else 0666 less the umask: ``mkstemp``
+    alone would make a committed report 0600)."""
     target = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -38,14 +41,32 @@ def write_atomic(path: "str | os.PathLike", data: "bytes | str") -> None:
         raise SpecError(f"cannot write to the folder: {exc.strerror or exc}; existing reports "
                         "were left as they were", file=str(target.parent)) from None
     try:
+        os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
-        os.chmod(tmp, 0o644)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _remove_quietly(tmp)
         raise SpecError(f"cannot write: {exc.strerror or exc}; the previous file was left as it "
                         "was", file=str(target)) from None
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

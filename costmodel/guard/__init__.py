@@ -4,15 +4,18 @@ torch) and reports what moved.
 
 * ``variants``: which setting combinations of a spec are guarded, and their stable keys;
 * ``snapshot``: the counts, per-layer records and digests of a folder of specs;
-* ``baseline``: the baseline file format (validated with pydantic) and its atomic I/O;
+* ``baseline``: the baseline file format (validated with pydantic) and its reading (written
+  with ``costmodel.atomic``);
 * ``compare``: tolerances, the diff, and the first layer that differs.
 """
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+from ..atomic import ensure_dir, write_atomic
 from ..errors import SpecError
-from .baseline import FORMAT_VERSION, Baseline, dumps, read, write_atomic
+from .baseline import FORMAT_VERSION, Baseline, dumps, read
 from .compare import Report, compare, parse_tolerance
 from .snapshot import snapshot_specs
 
@@ -25,6 +28,7 @@ def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike") -> Baseline:
     base = snapshot_specs(specs_dir)
     if not base.specs:
         raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
+    ensure_dir(Path(out).parent)
     write_atomic(out, dumps(base))
     return base
 

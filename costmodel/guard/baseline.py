@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
@@ -110,49 +109,6 @@ def dumps(baseline: Baseline) -> str:
     """The deterministic text of a baseline (same input, same bytes)."""
     data = stored(baseline).model_dump(exclude_none=True)
     return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
-
-
-def write_atomic(path: "str | os.PathLike", text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and
-    ``os.replace``: a reader sees the old file or the new one, never half of one."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".baseline-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise SpecError(f"cannot write: {exc.strerror or exc}", file=path) from None
-    try:
-        os.chmod(tmp, _mode_for(path))
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        raise SpecError(f"cannot write: {exc.strerror or exc}", file=path) from None
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
-def _mode_for(path: str) -> int:
-    """The permissions of the file being replaced, else the usual ones (0666 less the umask):
-    ``mkstemp`` creates 0600 files, which a committed baseline should not be."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 # --- reading -------------------------------------------------------------------------------

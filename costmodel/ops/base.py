@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 from math import prod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import SpecError
