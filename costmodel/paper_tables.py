@@ -29,7 +29,7 @@ from .errors import SpecError
 from .ops.base import hwc
 from .registry import (ACCURACY_LABELS, UNITS, LayerGroup, Registry, Resolver, Table,
                        check_specs, match_layers)
-from .tabular import Column, Tabular, fmt_int
+from .tabular import Column, Tabular, fmt_int, fmt_pct
 
 MULT_ADDS_DOC = "conv + linear multiply-accumulates, bias excluded"
 COUNT_DOC = {
@@ -334,14 +334,14 @@ def _layers(t: Table, resolver: Resolver) -> PaperTable:
                     ok += " " + fn.mark(f"{r.type}, {r.filter}: {r.note}" if r.note else
                                         f"{r.type}, {r.filter}: the spec differs from the printed row")
                 tab.add([r.type + label, r.filter, r.input, l.name, ok, fmt_int(l.mult_adds),
-                         _pct(l.mult_adds, p.mult_adds), fmt_int(pc(l)), _pct(pc(l), total_p)])
+                         fmt_pct(l.mult_adds, p.mult_adds), fmt_int(pc(l)), fmt_pct(pc(l), total_p)])
                 records.append({"table": t.id, "type": r.type, "filter": r.filter,
                                 "input": r.input, "layer": l.name, "matches": not diffs,
                                 "mult_adds": l.mult_adds, "params": pc(l), "params_count": count})
     for l in layers[pos:]:
         mark = fn.mark("layers of the spec that the paper's table does not list")
         tab.add(["-", "-", "-", l.name, f"not in the paper {mark}", fmt_int(l.mult_adds),
-                 _pct(l.mult_adds, p.mult_adds), fmt_int(pc(l)), _pct(pc(l), total_p)])
+                 fmt_pct(l.mult_adds, p.mult_adds), fmt_int(pc(l)), fmt_pct(pc(l), total_p)])
         records.append({"table": t.id, "type": None, "filter": None, "input": None,
                         "layer": l.name, "matches": False, "mult_adds": l.mult_adds,
                         "params": pc(l), "params_count": count})
@@ -352,10 +352,6 @@ def _layers(t: Table, resolver: Resolver) -> PaperTable:
                  "linear layer; batch norm and ReLU layers have no mult-adds and no weights.")
     tab.notes = _with_footnotes(notes, fn)
     return PaperTable(t.id, d.title, d.kind, tab, records, fn.texts)
-
-
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.2f}%" if whole else "-"
 
 
 # --- types: cost shares per layer type ---------------------------------------------------------
@@ -473,7 +469,7 @@ def _stages(t: Table, resolver: Resolver) -> PaperTable:
         pa = sum(pc(l) for l in ls)
         span = f"{', '.join(r.match)} ({len(sel)} layer{'s' if len(sel) > 1 else ''})"
         tab.add([r.input, r.operator, printed(r.t), printed(r.c), printed(r.n), printed(r.s),
-                 span, ok, fmt_int(ma), _pct(ma, p.mult_adds), fmt_int(pa), _pct(pa, total_p)])
+                 span, ok, fmt_int(ma), fmt_pct(ma, p.mult_adds), fmt_int(pa), fmt_pct(pa, total_p)])
         records.append({"table": t.id, "input": r.input, "operator": r.operator, "t": r.t,
                         "c": r.c, "n": r.n, "s": r.s, "layers": len(sel),
                         "first_layer": sel[0], "last_layer": sel[-1],
@@ -485,7 +481,7 @@ def _stages(t: Table, resolver: Resolver) -> PaperTable:
         pa = sum(pc(l) for l in rest)
         tab.add(["-", "other layers", "", "", "", "", f"{rest[0].name} ... ({len(rest)})",
                  fn.mark("layers with a cost that no printed row covers"), fmt_int(ma),
-                 _pct(ma, p.mult_adds), fmt_int(pa), _pct(pa, total_p)])
+                 fmt_pct(ma, p.mult_adds), fmt_int(pa), fmt_pct(pa, total_p)])
     tab.footer = ["Total", "", "", "", "", "", f"{d.spec} {settings_text(p.settings)}", "",
                   fmt_int(p.mult_adds), "100.00%", fmt_int(total_p), "100.00%"]
     notes = _header_notes(t, count)

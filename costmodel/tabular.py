@@ -90,6 +90,3 @@ def fmt_int(n: int) -> str:
 def fmt_pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "-"
 
-
-def fmt_millions(n: int, digits: int = 1) -> str:
-    return f"{n / 1e6:.{digits}f}M"
