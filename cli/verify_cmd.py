@@ -12,6 +12,7 @@ from costmodel.errors import SpecError
 from costmodel.ops.base import hwc
 from costmodel.profile import Spec
 from costmodel.settings import parse_assignments
+from costmodel.variants import declared_overrides
 from costmodel.tabular import Column, Tabular, fmt_int
 
 from .app import Format, app, console, fail, print_json, set_option
@@ -146,8 +147,11 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
             continue
         jobs.append((f, spec, {}, None))
         if with_variants:
-            from costmodel.crosscheck import variant_settings
-            variants = variant_settings(spec)
+            try:
+                variants = declared_overrides(spec)
+            except SpecError as exc:
+                jobs.append((f, None, {}, str(exc)))
+                continue
             if len(variants) > MAX_VARIANTS:
                 continue
             try:

@@ -23,7 +23,6 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass, field
-from itertools import product
 from typing import Any, Mapping
 
 from .conventions import CONVENTIONS
@@ -324,18 +323,6 @@ def verify_profile(p: Profile) -> Verification:
 def verify(source: "str | os.PathLike | Mapping | Spec", **settings: Any) -> Verification:
     """Verify a spec (file path, parsed dict or Spec) under the given settings."""
     return verify_profile(Spec.load(source).profile(**settings))
-
-
-# -- variants (for --all) ----------------------------------------------------------------------
-def variant_settings(spec: Spec) -> list[dict[str, Any]]:
-    """The setting combinations a spec declares under ``variants`` (a list or a grid)."""
-    v = spec.model.variants
-    if v is None:
-        return []
-    if isinstance(v, list):
-        return [dict(d) for d in v]
-    keys = list(v.grid)
-    return [dict(zip(keys, combo)) for combo in product(*(v.grid[k] for k in keys))]
 
 
 def why_fvcore_differs(result: Verification) -> list[tuple[str, int]]:

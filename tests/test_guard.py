@@ -20,7 +20,7 @@ import yaml
 
 from cli.app import main
 from costmodel import guard
-from costmodel.guard import variants as variants_mod
+from costmodel import variants as variants_mod
 from costmodel.guard.baseline import FORMAT_VERSION
 from costmodel.profile import Spec
 

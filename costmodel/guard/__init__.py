@@ -1,8 +1,7 @@
 """The FLOP regression guard: ``costmodel lock`` snapshots the counts of every variant of
 every spec of a folder into a baseline; ``costmodel check`` recomputes them (analytically, no
-torch) and reports what moved.
+torch) and reports what moved. Which variants a spec has is ``costmodel.variants``.
 
-* ``variants``: which setting combinations of a spec are guarded, and their stable keys;
 * ``snapshot``: the counts, per-layer records and digests of a folder of specs;
 * ``baseline``: the baseline file format (validated with pydantic) and its reading (written
   with ``costmodel.atomic``);

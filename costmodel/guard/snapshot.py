@@ -21,7 +21,7 @@ from ..errors import SpecError
 from ..graph import Layer
 from ..profile import Profile, Spec
 from .baseline import FORMAT_VERSION, HASH_DIGITS, Baseline, SpecEntry, VariantEntry
-from .variants import spec_variants
+from ..variants import spec_variants
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 # Profile.totals() entries that are a fixed multiple of another one: not guarded twice.

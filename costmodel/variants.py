@@ -1,4 +1,5 @@
-"""The variants of a spec that ``costmodel lock`` guards: its defaults plus the setting
+"""The variants of a spec (guarded by ``costmodel lock``, verified by ``costmodel verify --all``):
+its defaults plus the setting
 combinations it declares under ``variants:`` (a list of mappings, or ``{grid: {name: [values]}}``
 for their cross product).
 
@@ -13,9 +14,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ..errors import SpecError
-from ..profile import Spec
-from ..spec import Grid
+from .errors import SpecError
+from .profile import Spec
+from .spec import Grid
 
 DEFAULT_KEY = "default"
 MAX_VARIANTS = 1000     # a grid is a handful of axes with a handful of values each
