@@ -170,10 +170,3 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
     except (TypeError, ValueError, ZeroDivisionError, OverflowError) as exc:
         raise SpecError(f"expression {text!r}: {exc}") from None
     raise SpecError(f"expression {text!r}: {type(node).__name__} is not allowed")
-
-
-def names_in(value: Any) -> set[str]:
-    """The names an expression refers to (empty for plain numbers)."""
-    if not isinstance(value, str):
-        return set()
-    return {n.id for n in ast.walk(_parse(value)) if isinstance(n, ast.Name)}

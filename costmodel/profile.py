@@ -13,7 +13,6 @@ from .errors import SpecError
 from .graph import Expander, Layer, Seq, iter_layers, validation_error
 from .inherit import resolve_extends
 from .loader import LineDict, read_spec_file
-from .ops.base import fmt_shape
 from .spec import SpecFile
 
 BYTES_PER_ELEMENT = 4  # fp32
@@ -177,9 +176,6 @@ class Profile:
                 "line": l.line,
             } for l in self.layers],
         }
-
-    def describe_shape(self) -> str:
-        return fmt_shape(self.input_shape)
 
 
 def profile(source: "str | os.PathLike | Mapping | Spec", **settings: Any) -> Profile:
