@@ -2,7 +2,7 @@
 
 Locks specs/ into a temporary baseline, then times the check in-process (reading the
 baseline, recomputing every variant analytically, comparing) and as a fresh process
-(`python -m cli check`, imports included: what CI and a pre-commit hook pay). The target is
+(`python -m costmodel.cli check`, imports included: what CI and a pre-commit hook pay). The target is
 "a couple of seconds at most": the last column is the time over a 2-second budget.
 
     python benchmarks/bench_check.py [SPECS_DIR] [--repeat N]
@@ -39,7 +39,7 @@ def timed(fn, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("specs", nargs="?", default=str(ROOT / "specs"))
+    ap.add_argument("specs", nargs="?", default=str(ROOT / "costmodel" / "zoo"))
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -60,14 +60,14 @@ def main() -> None:
             ("compare", timed(lambda: compare(before, after, tol), args.repeat)),
             ("check, in-process", timed(lambda: guard.check(args.specs, out), args.repeat)),
         ]
-        cmd = [sys.executable, "-m", "cli", "check", args.specs, "--baseline", str(out)]
+        cmd = [sys.executable, "-m", "costmodel.cli", "check", args.specs, "--baseline", str(out)]
 
         def process() -> None:
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"check failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
 
-        rows.append(("check, subprocess (python -m cli)", timed(process, max(3, args.repeat // 2))))
+        rows.append(("check, subprocess (python -m costmodel.cli)", timed(process, max(3, args.repeat // 2))))
         width = max(len(r[0]) for r in rows)
         print(f"{'step':<{width}}  {'median s':>9}  {'ms/variant':>10}  {'/ 2 s budget':>12}")
         for name, t in rows:

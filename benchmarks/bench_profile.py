@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "mobilenet_v1.yaml"
+SPEC = ROOT / "costmodel" / "zoo" / "mobilenet_v1.yaml"
 
 
 def best_of(fn, repeat: int = 5, number: int = 50) -> float:
@@ -45,7 +45,7 @@ def main() -> None:
     procs = []
     for _ in range(5):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cli", "profile", str(SPEC)], cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "costmodel.cli", "profile", str(SPEC)], cwd=ROOT,
                        check=True, capture_output=True)
         procs.append(time.perf_counter() - t)
     proc = statistics.median(procs)

@@ -31,9 +31,9 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 import costmodel  # noqa: E402
-from costmodel.build.builder import build, example_input  # noqa: E402
-from costmodel.tabular import Column, Tabular  # noqa: E402
-from costmodel.crosscheck import check_size, fvcore_analysis, quiet  # noqa: E402
+from costmodel.torch.builder import build, example_input  # noqa: E402
+from costmodel.output.tabular import Column, Tabular  # noqa: E402
+from costmodel.torch.crosscheck import check_size, fvcore_analysis, quiet  # noqa: E402
 
 TARGET = 100   # the analytic path should be at least this much faster than fvcore
 
@@ -84,7 +84,7 @@ def ms(t: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--specs", type=Path, default=ROOT / "specs")
+    ap.add_argument("--specs", type=Path, default=ROOT / "costmodel" / "zoo")
     ap.add_argument("--repeat", type=int, default=20, help="runs of the analytic profile")
     ap.add_argument("--trace-repeat", type=int, default=3, help="runs of each tracer")
     args = ap.parse_args(argv)

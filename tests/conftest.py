@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
+SPECS = ROOT / "costmodel" / "zoo"
 
 
 class Result:
@@ -22,7 +22,7 @@ class Result:
 
 def run_cli(*args: str) -> Result:
     """Run `costmodel ARGS` in-process, through the same entry point as the console script."""
-    from cli.app import main
+    from costmodel.cli.app import main
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from costmodel.loader import MAX_FILE_BYTES
+from costmodel.spec.loader import MAX_FILE_BYTES
 
 HEADER = "name: bad\ninput: [3, 16, 16]\n"
 

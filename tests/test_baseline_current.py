@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from cli.app import main
+from costmodel.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_committed_baseline_is_current(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["check", str(ROOT / "specs"), "--baseline", str(ROOT / "reports" / "baseline.json"),
+        main(["check", str(ROOT / "costmodel" / "zoo"), "--baseline", str(ROOT / "costmodel" / "zoo" / "baseline.json"),
               "--format", "json"])
     out = capsys.readouterr()
     assert exc.value.code == 0, (
@@ -27,5 +27,5 @@ def test_committed_baseline_is_current(capsys):
     report = json.loads(out.out)
     assert report["status"] == "unchanged" and report["changes"] == []
     # Every spec of the folder is guarded, with at least its default variant.
-    n_specs = len(list((ROOT / "specs").glob("*.yaml")))
+    n_specs = len(list((ROOT / "costmodel" / "zoo").glob("*.yaml")))
     assert report["specs_checked"] == n_specs and report["variants_checked"] >= n_specs

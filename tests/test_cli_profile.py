@@ -71,7 +71,7 @@ def test_analytic_path_imports_neither_torch_nor_fvcore():
     code = (
         "import sys, costmodel\n"
         "p = costmodel.profile(sys.argv[1], width=0.5)\n"
-        "from cli.app import main\n"
+        "from costmodel.cli.app import main\n"
         "try:\n    main(['profile', sys.argv[1], '--format', 'json'])\n"
         "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
         "bad = [m for m in ('torch', 'fvcore', 'matplotlib') if m in sys.modules]\n"

@@ -2,7 +2,7 @@
 import pytest
 
 from costmodel.errors import SpecError
-from costmodel.expr import evaluate, make_divisible
+from costmodel.spec.expr import evaluate, make_divisible
 
 
 @pytest.mark.parametrize("text, env, expected", [

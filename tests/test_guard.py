@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli.app import main
+from costmodel.cli.app import main
 from costmodel import guard
-from costmodel import variants as variants_mod
+from costmodel.spec import variants as variants_mod
 from costmodel.guard.baseline import FORMAT_VERSION
-from costmodel.profile import Spec
+from costmodel.count.profile import Spec
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = ROOT / "specs"
+SPECS = ROOT / "costmodel" / "zoo"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -505,7 +505,7 @@ def test_variant_keys():
 
 # --- the analytic path, and the real process ------------------------------------------------
 def test_check_imports_no_torch_and_exits_through_a_process(tree):
-    code = ("import sys\nfrom cli.app import main\n"
+    code = ("import sys\nfrom costmodel.cli.app import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
             "    print('torch' in sys.modules, 'fvcore' in sys.modules, e.code)\n")
     out = subprocess.run([sys.executable, "-c", code, "check", str(tree / "specs"),
@@ -513,7 +513,7 @@ def test_check_imports_no_torch_and_exits_through_a_process(tree):
                          capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip().splitlines()[-1] == "False False 0"
     mutate(tree / "specs" / "mobilenet_v1.yaml", "- [128, 1]", "- [256, 1]")
-    proc = subprocess.run([sys.executable, "-m", "cli", "check", str(tree / "specs"), "-b",
+    proc = subprocess.run([sys.executable, "-m", "costmodel.cli", "check", str(tree / "specs"), "-b",
                            str(tree / "baseline.json"), "-f", "markdown"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and "| mobilenet_v1 |" in proc.stdout

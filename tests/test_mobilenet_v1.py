@@ -13,7 +13,7 @@ import costmodel
 from conftest import ROOT, SPECS
 
 SPEC = SPECS / "mobilenet_v1.yaml"
-TABLES = yaml.safe_load((ROOT.parent / "shared" / "reference" / "seed_tables.yaml").read_text())
+TABLES = yaml.safe_load((ROOT / "tests" / "data" / "seed_tables.yaml").read_text())
 MNV1 = TABLES["mobilenet_v1"]
 
 

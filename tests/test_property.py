@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 import costmodel
-from costmodel.build.builder import build
+from costmodel.torch.builder import build
 
 ACTIVATIONS = ["relu", "relu6", "hardswish", "hardsigmoid", "sigmoid", "swish", "identity"]
 

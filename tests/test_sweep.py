@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from costmodel import sweep
+from costmodel.sweep import grid as sweep
 from costmodel.errors import SpecError
 
 from test_tables import ROOT, mobilenet_v1_by_hand
 
-SPEC = ROOT / "specs" / "mobilenet_v1.yaml"
+SPEC = ROOT / "costmodel" / "zoo" / "mobilenet_v1.yaml"
 WIDTHS = [1.0, 0.75, 0.5, 0.25]
 RESOLUTIONS = [224, 192, 160, 128]
 
@@ -47,7 +47,7 @@ def test_an_off_grid_point_what_does_0_6x_176_cost(cli):
 
 def test_one_parsed_spec_is_profiled_per_point(monkeypatch):
     import sys
-    profile_mod = sys.modules["costmodel.profile"]   # (costmodel.profile is also a function)
+    profile_mod = sys.modules["costmodel.count.profile"]   # (costmodel.count.profile is also a function)
     calls = []
     real = profile_mod.read_spec_file
     monkeypatch.setattr(profile_mod, "read_spec_file", lambda f: calls.append(f) or real(f))

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from costmodel import paper_tables, registry
+from costmodel.papers import tables as paper_tables
+
+from costmodel.papers import registry
 from costmodel.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -315,7 +317,7 @@ def test_output_path_that_is_a_file(cli, tmp_path):
 def test_atomic_write_keeps_the_old_file_when_replace_fails(tmp_path, monkeypatch):
     import os
 
-    from costmodel.atomic import write_atomic
+    from costmodel.output.atomic import write_atomic
     target = tmp_path / "a.md"
     target.write_text("old")
 
@@ -357,7 +359,7 @@ def test_committed_reports_are_up_to_date(cli, tmp_path):
 
 
 def test_generation_is_deterministic(tmp_path):
-    from costmodel import paper_reports
+    from costmodel.papers import reports as paper_reports
     reg = registry.load()
     a = paper_reports.render(reg, registry.Resolver())
     b = paper_reports.render(reg, registry.Resolver())
@@ -369,7 +371,7 @@ def test_generation_is_deterministic(tmp_path):
 
 
 def test_plot_points_and_pareto_front(reg):
-    from costmodel import plots
+    from costmodel.papers import plots
     tables = [build(reg, n) for n in ("mobilenet_v1-table6", "shufflenet_v1-table5")]
     pts = plots.points_from_tables(tables)
     by_label = {p.label: p for p in pts}

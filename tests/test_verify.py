@@ -21,7 +21,7 @@ from costmodel.ops import OPS
 from costmodel.ops.base import numel
 
 ROOT = Path(__file__).resolve().parents[1]
-MOBILENET = ROOT / "specs" / "mobilenet_v1.yaml"
+MOBILENET = ROOT / "costmodel" / "zoo" / "mobilenet_v1.yaml"
 
 # MobileNet v1 Table 1: (in, out, depthwise stride, input size) of the 13 separable blocks.
 BLOCKS = [(32, 64, 1, 112), (64, 128, 2, 112), (128, 128, 1, 56), (128, 256, 2, 56),
@@ -53,7 +53,7 @@ def mobilenet():
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    from cli.app import main
+    from costmodel.cli.app import main
     with pytest.raises(SystemExit) as exc:
         main(args)
     out, err = capsys.readouterr()
@@ -62,7 +62,7 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
 
 # -- the builder ---------------------------------------------------------------------------
 def test_builder_names_modules_after_layers_and_matches_shapes():
-    from costmodel.build.builder import build, example_input
+    from costmodel.torch.builder import build, example_input
     p = costmodel.profile(MOBILENET, width=0.5, resolution=128)
     model = build(p.root)
     modules = dict(model.named_modules())
@@ -111,7 +111,7 @@ def test_mobilenet_matches_fvcore_and_flop_counter(mobilenet):
 
 
 def test_mobilenet_explains_why_fvcore_is_above_the_paper(mobilenet):
-    from costmodel.crosscheck import why_fvcore_differs
+    from costmodel.torch.crosscheck import why_fvcore_differs
     hand = mobilenet_by_hand()
     assert dict(why_fvcore_differs(mobilenet)) == {
         "BatchNorm": 2 * hand["bn_elements"], "Avg Pool (global)": hand["gap"]}
@@ -191,7 +191,7 @@ def test_unsupported_ops_are_listed_once(capsys, tmp_path):
     assert r.unsupported_ops == {"aten::hardswish": 1, "aten::max_pool2d": 1, "aten::add": 1}
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(SMALL))
-    proc = subprocess.run([sys.executable, "-m", "cli", "verify", str(path)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "costmodel.cli", "verify", str(path)], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -201,7 +201,7 @@ def test_unsupported_ops_are_listed_once(capsys, tmp_path):
 
 # -- the memory limit ------------------------------------------------------------------------
 def test_too_many_params_is_refused_before_building(monkeypatch, capsys, tmp_path):
-    import costmodel.build.builder as builder
+    import costmodel.torch.builder as builder
     monkeypatch.setattr(builder, "build", lambda root: pytest.fail("built an oversized model"))
     # 30000 x 30000 weights + 30000 biases = 900,030,000 params > 500 M
     spec = {"name": "huge", "input": [30000], "layers": [{"op": "linear", "out": 30000}]}
@@ -214,7 +214,7 @@ def test_too_many_params_is_refused_before_building(monkeypatch, capsys, tmp_pat
 
 
 def test_too_many_activations_is_refused(monkeypatch):
-    import costmodel.build.builder as builder
+    import costmodel.torch.builder as builder
     monkeypatch.setattr(builder, "build", lambda root: pytest.fail("built an oversized model"))
     # 3 x 20000 x 20000 = 1.2e9 elements per layer, two layers: 2.4e9 > 2e9
     spec = {"name": "wide", "input": [3, 20000, 20000], "layers": ["relu", "relu"]}
@@ -261,7 +261,7 @@ def test_import_costmodel_stays_torch_free_and_verify_is_lazy():
             "spec = {'name': 'x', 'input': [2, 4, 4], 'layers': [{'op': 'conv2d', 'out': 2, "
             "'kernel': 1}]}\n"
             "r = costmodel.verify(spec)\n"
-            "import costmodel.crosscheck\n"
+            "import costmodel.torch.crosscheck\n"
             "r2 = costmodel.verify(spec)\n"    # importing the torch side leaves the function alone
             "print(r.ok, r2.ok, r.fvcore_total)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -21,7 +21,7 @@ import yaml
 import costmodel
 from conftest import ROOT, SPECS
 
-TABLES = yaml.safe_load((ROOT.parent / "shared" / "reference" / "seed_tables.yaml").read_text())
+TABLES = yaml.safe_load((ROOT / "tests" / "data" / "seed_tables.yaml").read_text())
 GHOST = TABLES["ghostnet"]
 MOBILENET = TABLES["mobilenet_v1"]
 
@@ -324,7 +324,7 @@ BUILT = [
 @pytest.mark.parametrize("name, params, classes", BUILT)
 def test_built_module_params_and_output_shape(name, params, classes):
     import torch
-    from costmodel.build.builder import build, example_input
+    from costmodel.torch.builder import build, example_input
 
     p = prof(name)
     model = build(p.root)

@@ -270,7 +270,7 @@ BUILT = [
 def test_built_module_matches(name, settings, published):
     import torch
 
-    from costmodel.build.builder import build, example_input
+    from costmodel.torch.builder import build, example_input
 
     p = prof(name, **settings)
     net = build(p.root)

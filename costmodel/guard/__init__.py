@@ -1,10 +1,10 @@
 """The FLOP regression guard: ``costmodel lock`` snapshots the counts of every variant of
 every spec of a folder into a baseline; ``costmodel check`` recomputes them (analytically, no
-torch) and reports what moved. Which variants a spec has is ``costmodel.variants``.
+torch) and reports what moved. Which variants a spec has is ``costmodel.spec.variants``.
 
 * ``snapshot``: the counts, per-layer records and digests of a folder of specs;
 * ``baseline``: the baseline file format (validated with pydantic) and its reading (written
-  with ``costmodel.atomic``);
+  with ``costmodel.output.atomic``);
 * ``compare``: tolerances, the diff, and the first layer that differs.
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import ensure_dir, write_atomic
-from ..errors import SpecError
-from .baseline import FORMAT_VERSION, Baseline, dumps, read
-from .compare import Report, compare, parse_tolerance
-from .snapshot import snapshot_specs
+from costmodel.output.atomic import ensure_dir, write_atomic
+from costmodel.errors import SpecError
+from costmodel.guard.baseline import FORMAT_VERSION, Baseline, dumps, read
+from costmodel.guard.compare import Report, compare, parse_tolerance
+from costmodel.guard.snapshot import snapshot_specs
 
 __all__ = ["FORMAT_VERSION", "Baseline", "Report", "compare", "dumps", "lock", "check",
            "parse_tolerance", "read", "snapshot_specs", "write_atomic"]

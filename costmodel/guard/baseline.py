@@ -33,7 +33,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
                       ValidationError, model_validator)
 
-from ..errors import SpecError
+from costmodel.errors import SpecError
 
 FORMAT_VERSION = 1
 MAX_BASELINE_BYTES = 64_000_000

@@ -19,9 +19,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..errors import SpecError
-from .baseline import Baseline, SpecEntry, VariantEntry
-from .snapshot import Record
+from costmodel.errors import SpecError
+from costmodel.guard.baseline import Baseline, SpecEntry, VariantEntry
+from costmodel.guard.snapshot import Record
 
 LAYERS = "layers"
 METRIC_ORDER = ["mult_adds", "params", "weights", "activations", "flops_fvcore", "flops_full",

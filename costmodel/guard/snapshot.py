@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..errors import SpecError
-from ..graph import Layer
-from ..profile import Profile, Spec
-from .baseline import FORMAT_VERSION, HASH_DIGITS, Baseline, SpecEntry, VariantEntry
-from ..variants import spec_variants
+from costmodel import __version__
+from costmodel.errors import SpecError
+from costmodel.graph.nodes import Layer
+from costmodel.count.profile import Profile, Spec
+from costmodel.guard.baseline import FORMAT_VERSION, HASH_DIGITS, Baseline, SpecEntry, VariantEntry
+from costmodel.spec.variants import spec_variants
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 # Profile.totals() entries that are a fixed multiple of another one: not guarded twice.

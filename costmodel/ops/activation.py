@@ -5,7 +5,7 @@ others are reported as unsupported and count 0). full: one operation per output 
 """
 from __future__ import annotations
 
-from .base import F, Op, Shape, numel, register
+from costmodel.ops.base import F, Op, Shape, numel, register
 
 # name -> (title, torch.nn class name)
 FUNCTIONS = {

@@ -23,7 +23,7 @@ from math import prod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..errors import SpecError
+from costmodel.errors import SpecError
 
 Shape = tuple[int, ...]      # (C, H, W) for feature maps, (F,) after flatten; batch excluded
 

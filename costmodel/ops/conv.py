@@ -1,8 +1,8 @@
 """Convolutions: conv2d and its depthwise and pointwise shorthands."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, need_map, pair, pair_str, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, need_map, pair, pair_str, register
 
 _COMMON = {
     "stride": F("pair", 1, "stride (int or [h, w])", minimum=1),

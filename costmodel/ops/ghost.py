@@ -1,9 +1,9 @@
 """GhostNet's Ghost module (Han et al. 2020), usable in any spec."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, need_map, pair, pair_str, register
-from .conv import conv_out
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, need_map, pair, pair_str, register
+from costmodel.ops.conv import conv_out
 
 
 @register
@@ -73,6 +73,6 @@ class Ghost(Op):
                 f"{pair_str(k)}x{a['in_channels']}x{a['init']} + dw {pair_str(d)}x{a['cheap']}")
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import GhostModule
+        from costmodel.torch.modules import GhostModule
         return GhostModule(a["in_channels"], a["out"], a["init"], a["cheap"], a["kernel"],
                            a["dw_kernel"], a["stride"], a["relu"])

@@ -1,8 +1,8 @@
 """Fully connected layer."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, register
 
 
 @register

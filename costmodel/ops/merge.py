@@ -2,8 +2,8 @@
 entries; they are not written as entries themselves."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import Op, Shape, fmt_shape, numel, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import Op, Shape, fmt_shape, numel, register
 
 
 @register
@@ -26,7 +26,7 @@ class Add(Op):
         return "Add", ""
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import Add as M
+        from costmodel.torch.modules import Add as M
         return M()
 
 
@@ -46,7 +46,7 @@ class Concat(Op):
         return "Concat", ""
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import Concat as M
+        from costmodel.torch.modules import Concat as M
         return M()
 
 
@@ -60,5 +60,5 @@ class Split(Op):
         return "Split " + "/".join(map(str, a["sizes"])), ""
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import Split as M
+        from costmodel.torch.modules import Split as M
         return M(a["sizes"])

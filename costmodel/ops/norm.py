@@ -1,7 +1,7 @@
 """Batch normalisation (inference mode)."""
 from __future__ import annotations
 
-from .base import F, Op, Shape, numel, register
+from costmodel.ops.base import F, Op, Shape, numel, register
 
 
 @register

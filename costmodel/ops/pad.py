@@ -1,8 +1,8 @@
 """He et al.'s parameter-free "option A" shortcut (CIFAR ResNets)."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, need_map, pair, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, need_map, pair, register
 
 
 @register
@@ -38,5 +38,5 @@ class ChannelPad(Op):
         return f"Pad shortcut / s{a['stride'][0]}", f"{x[0]} -> {a['out']} channels"
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import ChannelPad
+        from costmodel.torch.modules import ChannelPad
         return ChannelPad(a["before"], a["after"], a["stride"])

@@ -1,8 +1,8 @@
 """Pooling: max, average, adaptive average and global average."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, need_map, numel, pair, pair_str, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, need_map, numel, pair, pair_str, register
 
 
 def pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:

@@ -2,8 +2,8 @@
 No parameters; zero in every convention (fvcore ignores view/transpose/reshape/slice)."""
 from __future__ import annotations
 
-from ..errors import SpecError
-from .base import F, Op, Shape, need_map, numel, register
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Op, Shape, need_map, numel, register
 
 
 @register
@@ -36,7 +36,7 @@ class ChannelShuffle(Op):
         return f"Shuffle g{a['groups']}", ""
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import ChannelShuffle as M
+        from costmodel.torch.modules import ChannelShuffle as M
         return M(a["groups"])
 
 
@@ -56,5 +56,5 @@ class Slice(Op):
         return (a["channels"], *x[1:])
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import ChannelSlice
+        from costmodel.torch.modules import ChannelSlice
         return ChannelSlice(a["channels"])

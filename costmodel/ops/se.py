@@ -1,7 +1,7 @@
 """Squeeze-and-excitation (as in MobileNetV3 and GhostNet)."""
 from __future__ import annotations
 
-from .base import F, Op, Shape, need_map, numel, register
+from costmodel.ops.base import F, Op, Shape, need_map, numel, register
 
 
 @register
@@ -46,5 +46,5 @@ class SqueezeExcite(Op):
         return "SE", f"{a['channels']}>{a['squeeze']}>{a['channels']}"
 
     def build(self, a: dict, x: Shape):
-        from ..build.modules import SqueezeExcite as M
+        from costmodel.torch.modules import SqueezeExcite as M
         return M(a["channels"], a["squeeze"], a["gate"])

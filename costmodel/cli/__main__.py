@@ -1,0 +1,3 @@
+from costmodel.cli.app import main
+
+main()

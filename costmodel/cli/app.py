@@ -1,0 +1,116 @@
+"""The `costmodel` Typer app, its shared options and its error handling.
+
+Every command lives in its own module and registers itself on ``app``. A SpecError (bad
+input) is printed as one line on stderr and exits with status 2: never a traceback.
+"""
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+
+from costmodel.errors import SpecError
+
+app = typer.Typer(
+    name="costmodel",
+    help="Analytical cost model and FLOPs/params profiler for efficient CNNs.\n\n"
+         "Specs are YAML files, or names of the shipped zoo (`costmodel zoo`; the language: `costmodel schema`). Counts are exact integers, "
+         "each under a named convention: mult-adds as the papers count them (conv + linear "
+         "multiply-accumulates, bias excluded), params as sum(p.numel()) of the built module, "
+         "and fvcore's own total.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from costmodel.version import __version__
+        sys.stdout.write(f"costmodel {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _group(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Keeps `costmodel` a group of commands even when only one command module is loaded."""
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+SET_HELP = "Override a setting declared by the spec, e.g. --set width=0.5 --set resolution=160."
+
+
+def set_option():
+    return typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help=SET_HELP)
+
+
+def console(stderr: bool = False):
+    from rich.console import Console
+    return Console(stderr=stderr, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def emit(tab, fmt: str) -> None:
+    """Print a Tabular in the requested text format."""
+    if fmt == "markdown":
+        sys.stdout.write(tab.to_markdown())
+    elif fmt == "csv":
+        sys.stdout.write(tab.to_csv())
+    elif fmt == "latex":
+        sys.stdout.write(tab.to_latex())
+    else:
+        console().print(tab.to_rich())
+
+
+def fail(message: str, code: int = 2) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    raise typer.Exit(code)
+
+
+# command name -> the module that registers it
+COMMANDS = {"profile": "profile_cmd", "schema": "schema_cmd", "ops": "schema_cmd",
+            "verify": "verify_cmd", "table": "tables_cmd", "tables": "tables_cmd",
+            "sweep": "sweep_cmd", "lock": "guard_cmd", "check": "guard_cmd", "zoo": "zoo_cmd"}
+
+
+def _register_commands(argv: list[str]) -> None:
+    """Import the module of the command being run (start-up stays fast), or all of them when
+    the command is not named (``--help``, a typo) so that the help lists every command."""
+    words = [a for a in argv if not a.startswith("-")]
+    name = COMMANDS.get(words[0]) if words else None
+    for module in [name] if name else sorted(set(COMMANDS.values())):
+        __import__(f"costmodel.cli.{module}")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    _register_commands(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, prog_name="costmodel", standalone_mode=True)
+    except SpecError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

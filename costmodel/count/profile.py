@@ -1,0 +1,186 @@
+"""Loading a spec and profiling it: the analytic path (no torch, no fvcore)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from costmodel.spec import settings as settings_mod
+from costmodel.count.conventions import CONVENTIONS
+from costmodel.errors import SpecError
+from costmodel.graph.expand import Expander
+from costmodel.graph.nodes import Layer, Seq, iter_layers
+from costmodel.spec.messages import validation_error
+from costmodel.spec.extends import resolve_extends
+from costmodel.spec.loader import LineDict, read_spec_file
+from costmodel.spec import zoo
+from costmodel.spec.schema import SpecFile
+
+BYTES_PER_ELEMENT = 4  # fp32
+
+
+def _nested_line(raw: Any, loc: tuple) -> int | None:
+    """The line of the deepest mapping key or list item named by a pydantic error location."""
+    line = getattr(raw, "line", None)
+    node = raw
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part) or line
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            line = getattr(node, "item_lines", [line] * (part + 1))[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+class Spec:
+    """A parsed, validated spec, ready to be profiled under any settings."""
+
+    def __init__(self, raw: Any, file: str):
+        self.file = file
+        if not isinstance(raw, dict):
+            kind = "a list" if isinstance(raw, list) else f"a single value ({raw!r:.40})"
+            raise SpecError(f"the top level must be a mapping with name, input and layers, got {kind}",
+                            file=file, line=getattr(raw, "line", 1))
+        try:
+            self.model = SpecFile.model_validate(dict(raw))
+        except ValidationError as exc:
+            errors = exc.errors()
+            err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+            loc = err["loc"]
+            if len(loc) <= 1:
+                known = list(SpecFile.model_fields)
+                e = validation_error(exc, "the spec header", raw, known)
+                raise e.located(file=file) from None
+            where = ".".join(map(str, loc))
+            got = err.get("input")
+            msg = {"extra_forbidden": f"unknown field {where!r}",
+                   "missing": f"missing field {where!r}"}.get(
+                err["type"], f"field {where!r}: {err['msg'].lower()} (got {got!r})")
+            raise SpecError(msg, file=file, line=_nested_line(raw, loc)) from None
+        if not isinstance(raw.get("layers"), list):
+            raise SpecError("'layers' must be a list", file=file, line=_nested_line(raw, ("layers",)))
+        self.raw = raw
+        self.name = self.model.name
+        self._prepared: dict = {}     # entries checked once, reused by every profile
+
+    @classmethod
+    def load(cls, source: "str | os.PathLike | Mapping | Spec") -> "Spec":
+        if isinstance(source, Spec):
+            return source
+        if isinstance(source, Mapping):
+            raw = source if isinstance(source, dict) else dict(source)
+            return cls(resolve_extends(raw, "<dict>"), "<dict>")
+        file = zoo.resolve(source)
+        return cls(resolve_extends(read_spec_file(file), file), file)
+
+    def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return settings_mod.resolve(self.model, overrides)
+        except SpecError as exc:
+            raise exc.located(file=self.file) from None
+
+    def profile(self, **overrides: Any) -> "Profile":
+        values = self.settings(overrides)
+        exp = Expander(self.model, self.raw, self.file, values, self._prepared)
+        root, shape, out = exp.run()
+        return Profile(model=self.model.name, citation=self.model.citation, file=self.file,
+                       settings=values, input_shape=shape, output_shape=out, root=root,
+                       layers=list(iter_layers(root)), peak_activation_elements=exp.peak)
+
+
+@dataclass
+class TypeRow:
+    type: str
+    count: int
+    mult_adds: int
+    params: int
+    weights: int
+
+
+@dataclass
+class Profile:
+    """The analytic profile of one spec under one set of settings."""
+    model: str
+    citation: str
+    file: str
+    settings: dict[str, Any]
+    input_shape: tuple
+    output_shape: tuple
+    root: Seq
+    layers: list[Layer]
+    peak_activation_elements: int
+
+    @property
+    def mult_adds(self) -> int:
+        return sum(l.mult_adds for l in self.layers)
+
+    @property
+    def params(self) -> int:
+        return sum(l.params for l in self.layers)
+
+    @property
+    def weights(self) -> int:
+        return sum(l.weights for l in self.layers)
+
+    @property
+    def activations(self) -> int:
+        return sum(l.activations for l in self.layers)
+
+    @property
+    def weight_bytes(self) -> int:
+        return self.params * BYTES_PER_ELEMENT
+
+    @property
+    def peak_activation_bytes(self) -> int:
+        return self.peak_activation_elements * BYTES_PER_ELEMENT
+
+    def total(self, convention: str = "paper") -> int:
+        count = CONVENTIONS[convention].count
+        return sum(count(l) for l in self.layers)
+
+    def by_type(self) -> list[TypeRow]:
+        rows: dict[str, TypeRow] = {}
+        for l in self.layers:
+            r = rows.setdefault(l.type_key, TypeRow(l.type_key, 0, 0, 0, 0))
+            r.count += 1
+            r.mult_adds += l.mult_adds
+            r.params += l.params
+            r.weights += l.weights
+        return sorted(rows.values(), key=lambda r: (-r.mult_adds, -r.params, r.type))
+
+    def totals(self) -> dict[str, int]:
+        return {"mult_adds": self.mult_adds, "params": self.params,
+                "activations": self.activations, "weights": self.weights,
+                "weight_bytes": self.weight_bytes,
+                "peak_activation_bytes": self.peak_activation_bytes,
+                **{f"flops_{name}": self.total(name) for name in CONVENTIONS if name != "paper"}}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "citation": self.citation,
+            "file": self.file,
+            "settings": dict(self.settings),
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "conventions": {c.name: c.doc for c in CONVENTIONS.values()},
+            "totals": self.totals(),
+            "by_type": [vars(r) for r in self.by_type()],
+            "layers": [{
+                "name": l.name, "op": l.op, "type": l.type_key,
+                "input_shape": list(l.input_shape), "output_shape": list(l.output_shape),
+                "mult_adds": l.mult_adds, "params": l.params, "activations": l.activations,
+                "weights": l.weights, "flops_fvcore": l.fvcore, "flops_full": l.full,
+                "line": l.line,
+            } for l in self.layers],
+        }
+
+
+def profile(source: "str | os.PathLike | Mapping | Spec", **settings: Any) -> Profile:
+    """Profile a spec file (or an already-parsed dict) under the given settings."""
+    return Spec.load(source).profile(**settings)

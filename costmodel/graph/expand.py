@@ -1,0 +1,420 @@
+"""From a validated spec to the layer graph: expansion of blocks, rows, repeats and branches,
+with shape inference and the analytic counts of every layer (the node types are in
+:mod:`costmodel.graph.nodes`, field values in :mod:`costmodel.graph.values`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from costmodel.errors import SpecError
+from costmodel.graph.nodes import Layer, Node, Parallel, Seq, renamed
+from costmodel.graph.values import NAME_RE, block_arg, field_value, input_env, to_int
+from costmodel.ops import OPS, Op, Shape, lookup, numel
+from costmodel.spec import expr
+from costmodel.spec.loader import LineDict
+from costmodel.spec.messages import line_of, suggest, validation_error
+from costmodel.spec.schema import RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile, op_model
+
+MAX_LAYERS = 100_000
+MAX_REPEAT = 10_000
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A spec entry after its structural checks: what kind it is, its name (None: its index),
+    its `when` condition and, for an op, the op and its fields (see `_split_fields`)."""
+    kind: str
+    raw: dict
+    name: str | None
+    when: Any
+    op: Op | None
+    fields: tuple
+    line: int | None
+
+
+def _memo_key(bname: str, given: dict, x: Shape, stack: tuple) -> tuple | None:
+    """A hashable key for a block instance, or None when an argument is not hashable."""
+    try:
+        items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in given.items()))
+        key = (bname, items, x, stack)
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+class Expander:
+    """Expands a spec into the layer graph for one set of settings."""
+
+    def __init__(self, spec: SpecFile, raw: LineDict, file: str, settings: dict[str, Any],
+                 prepared: dict | None = None):
+        self.spec = spec
+        self.prepared = {} if prepared is None else prepared   # raw entry -> Prepared
+        self.instances: dict = {}     # block instance key -> (node, output, peak, layer count)
+        self.raw = raw
+        self.file = file
+        self.settings = settings
+        self.count = 0
+        self.peak = 0
+        self.block_lines = raw.get("blocks", {}) if isinstance(raw, LineDict) else {}
+
+    # -- entry points ------------------------------------------------------------------------
+    def run(self) -> tuple[Seq, Shape, Shape]:
+        env = dict(self.settings)
+        line = line_of(self.raw, key="input")
+        try:
+            shape = tuple(to_int(v, env, "input", minimum=1) for v in self.spec.input)
+        except SpecError as exc:
+            raise exc.located(file=self.file, line=line) from None
+        env.update(input_env(shape))
+        root = Seq("", line=line_of(self.raw, key="layers"))
+        root.children, out = self.seq(self.raw["layers"], env, "", shape, 0, ())
+        if not root.children:
+            raise SpecError("the spec has no layers", file=self.file, line=root.line)
+        return root, shape, out
+
+    # -- structure ---------------------------------------------------------------------------
+    def seq(self, entries: Any, env: dict, prefix: str, x: Shape, held: int,
+            stack: tuple[str, ...]) -> tuple[list[Node], Shape]:
+        if not isinstance(entries, list):
+            raise SpecError(f"expected a list of layers, got {type(entries).__name__}",
+                            file=self.file, line=getattr(entries, "line", None), layer=prefix or None)
+        children: list[Node] = []
+        seen: set[str] = set()
+        file = getattr(entries, "source", None) or self.file
+        lines = getattr(entries, "item_lines", None)
+        for idx, entry in enumerate(entries):
+            node, x = self.entry(entry, idx, env, prefix, x, held, stack,
+                                 lines[idx] if lines else None, file)
+            if node is None:
+                continue
+            local = node.name[len(prefix) + 1:] if prefix else node.name
+            if local in seen:
+                raise SpecError(f"two layers are named {node.name!r}", file=file,
+                                line=node.line, layer=node.name)
+            seen.add(local)
+            children.append(node)
+        return children, x
+
+    def prepare(self, e: Any, prefix: str, idx: int, file: str, line: int | None) -> "Prepared":
+        """Check an entry's structure once per spec (not once per expansion): its kind, its
+        name, its fields (pydantic), and for an op the op itself."""
+        key = e if isinstance(e, str) else id(e)
+        hit = self.prepared.get(key)
+        if hit is not None:
+            return hit
+        where = f"{prefix}.{idx}" if prefix else str(idx)
+        raw = {"op": e} if isinstance(e, str) else e
+        if not isinstance(raw, dict):
+            raise SpecError(f"a layer is an op name or a mapping such as {{op: conv2d, out: 32, "
+                            f"kernel: 3}}, got {type(e).__name__} {e!r}",
+                            file=file, line=line, layer=where)
+        line = getattr(raw, "line", None) or line
+        kinds = [k for k in ("op", *STRUCTURAL) if k in raw]
+        if len(kinds) != 1:
+            keys = ", ".join(map(str, raw)) or "nothing"
+            raise SpecError(("a layer needs exactly one of op, block, seq, repeat, parallel, "
+                             f"residual; this one has {keys}")
+                            + (suggest(str(next(iter(raw))), ["op", *STRUCTURAL]) if raw else ""),
+                            file=file, line=line, layer=where)
+        name = raw.get("name")
+        if name is not None and not NAME_RE.match(str(name)):
+            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
+                            file=file, line=line, layer=where)
+        kind = kinds[0]
+        op = None
+        fields: tuple = ({}, [])
+        try:
+            if kind == "op":
+                op = self._check_op(raw)
+                fields = self._split_fields(op, raw)
+            else:
+                model = STRUCTURAL[kind]
+                try:
+                    model.model_validate(dict(raw))
+                except ValidationError as exc:
+                    raise validation_error(exc, f"{kind} entry", raw, list(model.model_fields)) from None
+        except SpecError as exc:
+            local = str(idx) if name is None else str(name)
+            raise exc.located(file=file, line=line,
+                              layer=f"{prefix}.{local}" if prefix else local) from None
+        prep = Prepared(kind, raw, None if name is None else str(name), raw.get("when"), op,
+                        fields, line)
+        self.prepared[key] = prep
+        return prep
+
+    def entry(self, e: Any, idx: int, env: dict, prefix: str, x: Shape, held: int,
+              stack: tuple[str, ...], line: int | None,
+              file: str | None = None) -> tuple[Node | None, Shape]:
+        file = getattr(e, "source", None) or file or self.file
+        prep = self.prepare(e, prefix, idx, file, line)
+        name = str(idx) if prep.name is None else prep.name
+        full = f"{prefix}.{name}" if prefix else name
+        if not isinstance(e, str):      # a bare op name is shared: keep the caller's line
+            line = prep.line
+        try:
+            if prep.when is not None:
+                cond = expr.evaluate(prep.when, env)
+                if not isinstance(cond, bool):
+                    raise SpecError(f"'when' must be true or false, got {cond!r}")
+                if not cond:
+                    return None, x
+            if prep.kind == "op":
+                return self.op_entry(prep, env, full, x, held, line)
+            return getattr(self, f"{prep.kind}_entry")(prep.raw, env, full, x, held, stack, line)
+        except SpecError as exc:
+            raise exc.located(file=file, line=line, layer=full) from None
+
+    def _split_fields(self, op: Op, raw: dict) -> tuple[dict, list]:
+        """Constant fields, checked and converted once; and the expression fields, evaluated
+        at every expansion: (constants, [(field, kind, expression, line)])."""
+        consts: dict[str, Any] = {}
+        exprs: list = []
+        for fname, f in op.fields.items():
+            value = f.default if raw.get(fname) is None else raw[fname]
+            line = line_of(raw, key=fname)
+            if isinstance(value, str) or (isinstance(value, list)
+                                          and any(isinstance(v, str) for v in value)):
+                exprs.append((fname, f, value, line))
+                continue
+            try:
+                consts[fname] = field_value(f, fname, value, {})
+            except SpecError as exc:
+                raise exc.located(line=line) from None
+        return consts, exprs
+
+    def _check_op(self, e: dict) -> Op:
+        if not isinstance(e["op"], str):
+            raise SpecError(f"op must be a name, got {e['op']!r}", line=line_of(e, key="op"))
+        try:
+            op = lookup(e["op"])
+        except SpecError as exc:
+            raise exc.located(line=line_of(e, key="op")) from None
+        model = op_model(op.name)
+        try:
+            model.model_validate(dict(e))
+        except ValidationError as exc:
+            raise validation_error(exc, f"op {op.name}", e, ["op", "name", "when", *op.fields],
+                                   {k: f.kind for k, f in op.fields.items()}) from None
+        return op
+
+    def op_entry(self, prep: "Prepared", env: dict, full: str, x: Shape, held: int,
+                 line: int | None) -> tuple[Layer, Shape]:
+        op = prep.op
+        consts, exprs = prep.fields
+        values = dict(consts)
+        for fname, f, raw, fline in exprs:
+            try:
+                values[fname] = field_value(f, fname, raw, env)
+            except SpecError as exc:
+                raise exc.located(line=fline) from None
+        a = op.resolve(values, x)
+        y = op.infer(a, x)
+        layer = self.make_layer(op, a, x, y, full, line, held)
+        return layer, y
+
+    def make_layer(self, op: Op, a: dict, x: Shape, y: Shape, name: str, line: int | None,
+                   held: int, inputs: list[Shape] | None = None) -> Layer:
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            raise SpecError(f"the network has more than {MAX_LAYERS:,} layers; refusing to expand it")
+        out_elems = numel(y)
+        live = held + (sum(map(numel, inputs)) if inputs else numel(x)) + out_elems
+        if live > self.peak:
+            self.peak = live
+        return Layer(name, op.name, a, x, y, op.macs(a, x, y), op.params(a, x), op.weights(a, x),
+                     out_elems, op.fvcore(a, x, y), op.full(a, x, y), line, inputs)
+
+    def seq_entry(self, e, env, full, x, held, stack, line):
+        node = Seq(full, line=line)
+        node.children, y = self.seq(e["seq"], env, full, x, held, stack)
+        return node, y
+
+    def repeat_entry(self, e, env, full, x, held, stack, line):
+        n = to_int(e["repeat"], env, "repeat", minimum=0)
+        if n > MAX_REPEAT:
+            raise SpecError(f"repeat {n} exceeds the limit of {MAX_REPEAT:,}")
+        var = e.get("as", "i")
+        body = e["body"]
+        node = Seq(full, line=line)
+        for k in range(n):
+            env2 = {**env, var: k}
+            if len(body) == 1 and not (isinstance(body[0], dict) and "name" in body[0]):
+                child, x = self.entry(body[0], k, env2, full, x, held, stack, line_of(body, 0),
+                                      getattr(body, "source", None))
+                if child is not None:
+                    node.children.append(child)
+            else:
+                sub = Seq(f"{full}.{k}", line=line)
+                sub.children, x = self.seq(body, env2, sub.name, x, held, stack)
+                node.children.append(sub)
+        return node, x
+
+    def _block(self, name: Any) -> BlockDef:
+        blocks = self.spec.blocks
+        if not isinstance(name, str) or name not in blocks:
+            known = ", ".join(blocks) or "none defined"
+            raise SpecError(f"undefined block {name!r}{suggest(str(name), blocks)}; blocks: {known}")
+        return blocks[name]
+
+    def block_entry(self, e, env, full, x, held, stack, line):
+        bname = e["block"]
+        bdef = self._block(bname)
+        if bname in stack:
+            chain = " -> ".join((*stack[stack.index(bname):], bname))
+            raise SpecError(f"block {bname!r} includes itself ({chain})")
+        if len(stack) >= MAX_DEPTH:
+            raise SpecError(f"blocks nest deeper than {MAX_DEPTH} levels")
+        declared = bdef.arg_defaults()
+        given = {k: v for k, v in e.items() if k not in RESERVED_CALL_KEYS}
+        for k in given:
+            if k not in declared:
+                raise SpecError(f"block {bname!r} has no argument {k!r}{suggest(k, declared)}; "
+                                f"arguments: {', '.join(declared) or 'none'}", line=line_of(e, key=k))
+        given = {k: block_arg(v, env) for k, v in given.items()}
+        if e.get("rows") is None:
+            return self.instance(bname, bdef, given, full, x, held, stack, line)
+        node = Seq(full, line=line)
+        rows = e["rows"]
+        k = 0
+        for r, row in enumerate(rows):
+            row_line = line_of(rows, r)
+            times = 1
+            if isinstance(row, dict) and "repeat" in row:
+                extra = set(row) - {"repeat", "row"}
+                if extra or "row" not in row:
+                    raise SpecError("a repeated row is {repeat: n, row: [...]}", line=row_line)
+                times = to_int(row["repeat"], env, "row repeat", minimum=0)
+                if times > MAX_REPEAT:
+                    raise SpecError(f"row repeat {times} exceeds the limit of {MAX_REPEAT:,}",
+                                    line=row_line)
+                row = row["row"]
+            values = self._row(bname, declared, row, env, row_line)
+            for _ in range(times):
+                child, x = self.instance(bname, bdef, {**given, **values}, f"{full}.{k}", x, held,
+                                         stack, row_line)
+                node.children.append(child)
+                k += 1
+        return node, x
+
+    def _row(self, bname: str, declared: dict, row: Any, env: dict, line: int | None) -> dict:
+        names = list(declared)
+        if isinstance(row, list):
+            if len(row) > len(names):
+                raise SpecError(f"row has {len(row)} values but block {bname!r} takes "
+                                f"{len(names)} ({', '.join(names)})", line=line)
+            return {n: block_arg(v, env) for n, v in zip(names, row)}
+        if isinstance(row, dict):
+            for k in row:
+                if k not in declared:
+                    raise SpecError(f"block {bname!r} has no argument {k!r}{suggest(str(k), declared)}",
+                                    line=line)
+            return {k: block_arg(v, env) for k, v in row.items()}
+        raise SpecError(f"a row is a list of values in argument order ({', '.join(names)}) "
+                        f"or a mapping, got {row!r}", line=line)
+
+    def instance(self, bname, bdef, given, full, x, held, stack, line):
+        """One block instance. Its expansion depends only on the block, its arguments, its
+        input shape and the blocks it is nested in (the body's environment is the settings,
+        the arguments and the input: lexical scope), so a repeat of the same instance is a
+        renamed copy of the first one instead of a new expansion. Each instance is expanded
+        with nothing held, its peak memory then added to what the caller holds."""
+        key = _memo_key(bname, given, x, stack)
+        hit = self.instances.get(key) if key is not None else None
+        if hit is None:
+            saved_peak, saved_count = self.peak, self.count
+            self.peak = 0
+            try:
+                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line)
+            finally:
+                rel_peak, self.peak = self.peak, saved_peak
+            hit = (node, y, rel_peak, self.count - saved_count)
+            if key is not None:
+                self.instances[key] = hit
+        else:
+            self.count += hit[3]
+            if self.count > MAX_LAYERS:
+                raise SpecError(f"the network has more than {MAX_LAYERS:,} layers; refusing to "
+                                "expand it")
+        template, y, rel_peak, _ = hit
+        self.peak = max(self.peak, held + rel_peak)
+        node = template if template.name == full else renamed(template, template.name, full)
+        node.line = line
+        return node, y
+
+    def _expand_instance(self, bname, bdef, given, full, x, stack, line):
+        benv = dict(self.settings)
+        for arg, default in bdef.arg_defaults().items():
+            if arg in given:
+                benv[arg] = given[arg]
+            elif default is None:
+                raise SpecError(f"block {bname!r} needs argument {arg!r}", line=line)
+            else:
+                benv[arg] = block_arg(default, benv)
+        benv.update(input_env(x))
+        blk = self.block_lines.get(bname) if isinstance(self.block_lines, dict) else None
+        for k, v in bdef.let.items():
+            try:
+                benv[k] = block_arg(v, benv)
+            except SpecError as exc:
+                lets = blk.get("let") if isinstance(blk, LineDict) else None
+                raise exc.located(file=getattr(lets, "source", None) or self.file,
+                                  line=line_of(lets, key=k) if lets else None,
+                                  layer=full) from None
+        body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
+        node = Seq(full, line=line)
+        node.children, y = self.seq(body, benv, full, x, 0, (*stack, bname))
+        return node, y
+
+    def parallel_entry(self, e, env, full, x, held, stack, line):
+        spec_paths = e["parallel"]
+        if isinstance(spec_paths, dict):
+            paths = list(spec_paths.items())
+        else:
+            paths = [(str(i), p) for i, p in enumerate(spec_paths)]
+        return self._branches(paths, e["merge"], e.get("split"), env, full, x, held, stack, line)
+
+    def residual_entry(self, e, env, full, x, held, stack, line):
+        paths = [("body", e["residual"]), ("shortcut", e.get("shortcut") or [])]
+        return self._branches(paths, "add", None, env, full, x, held, stack, line)
+
+    def _branches(self, paths, merge, split, env, full, x, held, stack, line):
+        if len(paths) < 2:
+            raise SpecError("parallel needs at least two branches")
+        for pname, _ in paths:
+            if not NAME_RE.match(str(pname)) or pname in ("split", "add", "concat"):
+                raise SpecError(f"branch name {pname!r} is not allowed")
+        split_layer = None
+        inputs = [x] * len(paths)
+        if split is not None:
+            c = x[0]
+            if isinstance(split, list):
+                sizes = [to_int(s, env, "split size", minimum=1) for s in split]
+            else:
+                parts = to_int(split, env, "split", minimum=2)
+                if c % parts:
+                    raise SpecError(f"cannot split {c} channels into {parts} equal parts")
+                sizes = [c // parts] * parts
+            if len(sizes) != len(paths):
+                raise SpecError(f"split makes {len(sizes)} parts for {len(paths)} branches")
+            if sum(sizes) != c:
+                raise SpecError(f"split sizes {sizes} add up to {sum(sizes)}, not the {c} input channels")
+            inputs = [(s, *x[1:]) for s in sizes]
+            split_layer = self.make_layer(OPS["split"], {"sizes": sizes}, x, x, f"{full}.split",
+                                          line, held)
+        outs: list[Shape] = []
+        seqs: list[tuple[str, Seq]] = []
+        for (pname, entries), xin in zip(paths, inputs):
+            path = Seq(f"{full}.{pname}", line=line)
+            path_held = held + numel(x) + sum(numel(o) for o in outs)
+            path.children, y = self.seq(entries, env, path.name, xin, path_held, stack)
+            outs.append(y)
+            seqs.append((str(pname), path))
+        op = OPS[merge]
+        y = op.merge(outs)
+        merge_layer = self.make_layer(op, {"inputs": len(outs)}, outs[0], y, f"{full}.{merge}",
+                                      line, held, inputs=outs)
+        return Parallel(full, seqs, merge_layer, split_layer, line=line), y

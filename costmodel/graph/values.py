@@ -1,0 +1,79 @@
+"""Values of a spec's fields: expressions evaluated in an environment, checked against the
+field's kind (integer, pair, number, boolean, choice), and the reserved names of a layer's input.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from costmodel.errors import SpecError
+from costmodel.ops.base import F, Shape
+from costmodel.spec import expr
+from costmodel.spec.messages import suggest
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def input_env(x: Shape) -> dict[str, int]:
+    return {"in_channels": x[0], "in_h": x[1] if len(x) == 3 else 1,
+            "in_w": x[2] if len(x) == 3 else 1}
+
+
+def to_int(value: Any, env: dict, what: str, minimum: int | None = None) -> int:
+    v = expr.evaluate(value, env)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SpecError(f"{what} must be an integer, got {v!r}")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise SpecError(f"{what} must be an integer, got {v!r} from {value!r} "
+                            "(use int(...), round(...) or make_divisible(...))")
+        v = int(v)
+    if minimum is not None and v < minimum:
+        raise SpecError(f"{what} must be at least {minimum}, got {v}"
+                        + (f" from {value!r}" if isinstance(value, str) else ""))
+    return v
+
+
+def field_value(f: F, fname: str, value: Any, env: dict) -> Any:
+    if value is None:
+        return None
+    if f.kind == "int":
+        if type(value) is int and (f.minimum is None or value >= f.minimum):
+            return value
+        return to_int(value, env, f"field {fname!r}", f.minimum)
+    if f.kind == "pair":
+        if type(value) is int and (f.minimum is None or value >= f.minimum):
+            return value
+        if isinstance(value, list):
+            return [to_int(v, env, f"field {fname!r}", f.minimum) for v in value]
+        v = expr.evaluate(value, env)
+        if isinstance(v, list):
+            return [to_int(x, env, f"field {fname!r}", f.minimum) for x in v]
+        return to_int(v, env, f"field {fname!r}", f.minimum)
+    if f.kind == "float":
+        v = expr.evaluate(value, env)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpecError(f"field {fname!r} must be a number, got {v!r}")
+        return float(v)
+    if f.kind == "bool":
+        if type(value) is bool:
+            return value
+        v = expr.evaluate(value, env)
+        if not isinstance(v, bool):
+            raise SpecError(f"field {fname!r} must be true or false, got {v!r}")
+        return v
+    if f.kind == "choice":
+        v = value if value in f.choices else expr.evaluate(value, env)
+        if v not in f.choices:
+            raise SpecError(f"field {fname!r} must be one of {', '.join(f.choices)}; got {v!r}"
+                            + suggest(str(v), f.choices))
+        return v
+    raise AssertionError(f.kind)
+
+
+def block_arg(value: Any, env: dict) -> Any:
+    """A block argument: an expression, or a bare word (``HS``) taken as a symbol."""
+    if isinstance(value, str) and NAME_RE.match(value) and not value[0].isdigit() \
+            and value not in env and value not in expr.FUNCTIONS:
+        return value
+    return expr.evaluate(value, env)

@@ -1,0 +1,82 @@
+"""Settings: declared defaults, and overrides from ``--set k=v`` or keyword arguments."""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Mapping
+
+from costmodel.errors import SpecError
+from costmodel.spec.schema import SettingDecl, SpecFile
+
+
+def declared(spec: SpecFile) -> dict[str, SettingDecl]:
+    return {k: v if isinstance(v, SettingDecl) else SettingDecl(default=v)
+            for k, v in spec.settings.items()}
+
+
+def _type_name(v: Any) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}[type(v)]
+
+
+def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
+    """Convert an override (a CLI string or a Python value) to the default's type."""
+    default = decl.default
+    bad = SpecError(f"setting {name!r} expects {_type_name(default)}, got {value!r}")
+    if isinstance(value, str) and not isinstance(default, str):
+        text = value.strip()
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise bad
+            value = text.lower() in ("true", "1", "yes")
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise bad from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad
+            value = int(value)
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad
+        value = float(value)
+    elif isinstance(default, str) and not isinstance(value, str):
+        raise bad
+    if decl.choices is not None and value not in decl.choices:
+        raise SpecError(f"setting {name!r} must be one of {', '.join(map(str, decl.choices))}; "
+                        f"got {value!r}")
+    return value
+
+
+def resolve(spec: SpecFile, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Declared defaults updated by overrides; unknown names are errors, not ignored."""
+    decls = declared(spec)
+    values = {k: d.default for k, d in decls.items()}
+    for key, value in (overrides or {}).items():
+        if key not in decls:
+            close = difflib.get_close_matches(key, list(decls), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(decls) or "none"
+            raise SpecError(f"unknown setting {key!r}{hint}; {spec.name} declares: {known}")
+        values[key] = coerce_setting(key, decls[key], value)
+    return values
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    """``["width=0.5", "resolution=160"]`` -> ``{"width": "0.5", "resolution": "160"}``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"--set expects NAME=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
