@@ -211,7 +211,7 @@ def _results(t: Table, resolver: Resolver) -> PaperTable:
             p = resolver.profile(r.spec, r.settings, row.file, row.line, f"row {r.model!r}")
             spec_cell = (f"{r.spec} {settings_text(r.settings)}").strip()
             if p is None:
-                status = "n/a " + fn.mark(f"specs/{r.spec}.yaml does not exist yet")
+                status = "n/a " + fn.mark(f"the spec {r.spec!r} does not exist yet")
         note = f"{r.model}: {r.note}" if r.note else None
         count = r.params_count or pa.count
         ma_c, pa_c, left_out = _costs(p, count, r.mult_adds_exclude, row, fn)
@@ -275,7 +275,7 @@ def _spec_missing(t: Table, tab: Tabular, fn: Footnotes, count: str, column: int
     """A table whose spec does not exist yet: one 'n/a' row, footnoted."""
     d = t.definition
     cells = [""] * len(tab.columns)
-    cells[column] = "n/a " + fn.mark(f"specs/{d.spec}.yaml does not exist yet")
+    cells[column] = "n/a " + fn.mark(f"the spec {d.spec!r} does not exist yet")
     tab.add(cells)
     tab.notes = _with_footnotes(_header_notes(t, count), fn)
     return PaperTable(t.id, d.title, d.kind, tab, [], fn.texts)
