@@ -25,6 +25,8 @@ class SpecError(Exception):
         return self
 
     def __str__(self) -> str:
+        if self.file is None and self.line is None and self.layer is None:
+            return self.message          # an option or an environment problem, not a file's
         where = self.file or "<spec>"
         if self.line is not None:
             where += f":{self.line}"

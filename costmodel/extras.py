@@ -17,7 +17,15 @@ EXTRAS = {"torch": ("torch", "fvcore"), "plots": ("matplotlib",), "onnx": ("onnx
 
 def missing(extra: str) -> list[str]:
     """The packages of an extra that are not installed."""
-    return [m for m in EXTRAS[extra] if importlib.util.find_spec(m) is None]
+    gone = []
+    for m in EXTRAS[extra]:
+        try:
+            found = importlib.util.find_spec(m) is not None
+        except (ImportError, ValueError):      # a broken or blocked install counts as missing
+            found = False
+        if not found:
+            gone.append(m)
+    return gone
 
 
 def need(extra: str, what: str) -> None:

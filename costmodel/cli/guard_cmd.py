@@ -17,15 +17,23 @@ import typer
 
 from costmodel import guard
 from costmodel.errors import SpecError
-from costmodel.spec import zoo
 from costmodel.spec.zoo import ZOO_DIR
 from costmodel.guard.compare import LAYERS, Report, tolerance_for
 from costmodel.output.tabular import Column, Tabular
 
 from costmodel.cli.app import app, console, fail, print_json
 
-DEFAULT_SPECS = ZOO_DIR               # the shipped zoo
-DEFAULT_BASELINE = zoo.BASELINE       # ... and its committed baseline
+DEFAULT_SPECS = ZOO_DIR               # the shipped zoo, whose baseline is zoo.BASELINE
+BASELINE_NAME = "baseline.json"       # default baseline: SPECS_DIR/baseline.json
+
+
+def _baseline_for(specs_dir: Path, given: Optional[Path]) -> Path:
+    return given if given is not None else specs_dir / BASELINE_NAME
+
+
+def recursive_option():
+    return typer.Option(True, "--recursive/--no-recursive",
+                        help="Also take the specs in subfolders (default), or only the folder's own.")
 MAX_TABLE_ROWS = 80
 OTHER_VARIANTS = 8     # per model, one row each, in the table (all of them in JSON)
 
@@ -51,8 +59,11 @@ def _plural(n: int, word: str) -> str:
              "  costmodel lock\n\n"
              "  costmodel lock my_specs --out my_specs/baseline.json")
 def lock(
-    specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs."),
-    out: Path = typer.Option(DEFAULT_BASELINE, "--out", "-o", help="Baseline file to write."),
+    specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs (default: the "
+                                     "shipped zoo)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Baseline file to write "
+                                       "(default: SPECS_DIR/baseline.json)."),
+    recursive: bool = recursive_option(),
 ) -> None:
     """Snapshot the counts of every spec and declared variant into a baseline file.
 
@@ -60,8 +71,9 @@ def lock(
 
     Plus a per-layer digest. Same specs, same bytes. Commit it; `check` compares against it.
     """
+    out = _baseline_for(specs_dir, out)
     old = _read_quietly(out)
-    base = guard.lock(specs_dir, out)
+    base = guard.lock(specs_dir, out, recursive)
     n_var = sum(len(e.variants) for e in base.specs.values())
     state = "unchanged" if old == _read_quietly(out) else ("updated" if old is not None else "written")
     size = os.path.getsize(out)
@@ -75,9 +87,12 @@ def lock(
              "  costmodel check --tolerance mult_adds=0.01 --tolerance params=0\n\n"
              "  costmodel check --format json | jq '.changes'")
 def check(
-    specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs."),
-    baseline: Path = typer.Option(DEFAULT_BASELINE, "--baseline", "-b",
-                                  help="Baseline written by `costmodel lock`."),
+    specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs (default: the "
+                                     "shipped zoo)."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", "-b",
+                                            help="Baseline written by `costmodel lock` "
+                                                 "(default: SPECS_DIR/baseline.json)."),
+    recursive: bool = recursive_option(),
     tolerance: Optional[list[str]] = typer.Option(
         None, "--tolerance", "-t", metavar="[METRIC=]FRACTION",
         help="Relative change allowed: 0.01 (or 1%) for every metric, or per metric, e.g. "
@@ -92,8 +107,9 @@ def check(
 
     Accept an intended change with `costmodel lock` (and commit the baseline).
     """
+    baseline = _baseline_for(specs_dir, baseline)
     try:
-        report = guard.check(specs_dir, baseline, tolerance)
+        report = guard.check(specs_dir, baseline, tolerance, recursive)
     except SpecError as exc:
         if exc.file is None:            # an option, not a file: no "<spec>:" prefix
             fail(exc.message)

@@ -22,9 +22,10 @@ __all__ = ["FORMAT_VERSION", "Baseline", "Report", "compare", "dumps", "lock", "
            "parse_tolerance", "read", "snapshot_specs", "write_atomic"]
 
 
-def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike") -> Baseline:
-    """Snapshot ``specs_dir`` and write the baseline to ``out`` atomically."""
-    base = snapshot_specs(specs_dir)
+def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike",
+         recursive: bool = True) -> Baseline:
+    """Snapshot ``specs_dir`` (and its subfolders) and write the baseline to ``out`` atomically."""
+    base = snapshot_specs(specs_dir, recursive)
     if not base.specs:
         raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
     ensure_dir(Path(out).parent)
@@ -33,10 +34,11 @@ def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike") -> Baseline:
 
 
 def check(specs_dir: "str | os.PathLike", baseline: "str | os.PathLike",
-          tolerance: list[str] | None = None) -> Report:
-    """Compare ``specs_dir`` with the baseline file. Bad input raises SpecError."""
+          tolerance: list[str] | None = None, recursive: bool = True) -> Report:
+    """Compare ``specs_dir`` (and its subfolders) with the baseline file. Bad input raises
+    SpecError; every spec that fails to load is named in it."""
     before = read(baseline)
-    after = snapshot_specs(specs_dir)
+    after = snapshot_specs(specs_dir, recursive)
     metrics = sorted({m for e in [*before.specs.values(), *after.specs.values()]
                       for v in e.variants.values() for m in v.totals})
     return compare(before, after, parse_tolerance(tolerance, metrics))

@@ -117,20 +117,46 @@ def spec_entry(spec: Spec) -> SpecEntry:
     return SpecEntry(model=spec.name, default_variant=default, variants=variants)
 
 
-def spec_files(folder: "str | os.PathLike") -> list[Path]:
-    """The spec files of a folder (not recursive), sorted by name."""
+SKIP_DIRS = {"__pycache__"}
+
+
+def spec_files(folder: "str | os.PathLike", recursive: bool = True) -> list[Path]:
+    """The spec files of a folder and, unless ``recursive`` is false, of its subfolders
+    (hidden folders and ``__pycache__`` skipped), sorted by relative path."""
     path = Path(folder)
     if not path.exists():
         raise SpecError("no such folder", file=str(path))
     if not path.is_dir():
         raise SpecError("not a folder of specs (give the folder that holds the *.yaml files)",
                         file=str(path))
-    return sorted((p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file()),
-                  key=lambda p: p.name)
+    found = []
+    for p in (path.rglob("*") if recursive else path.iterdir()):
+        rel = p.relative_to(path)
+        if any(part.startswith(".") or part in SKIP_DIRS for part in rel.parts[:-1]):
+            continue
+        if p.suffix in SPEC_SUFFIXES and p.is_file():
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(path).as_posix())
 
 
-def snapshot_specs(folder: "str | os.PathLike") -> Baseline:
-    """The counts of every variant of every spec in ``folder``, keyed by file name."""
-    specs = {p.name: spec_entry(Spec.load(p)) for p in spec_files(folder)}
+def spec_key(folder: "str | os.PathLike", file: Path) -> str:
+    """A spec's key in the baseline: its path relative to the folder, with '/' separators."""
+    return file.relative_to(Path(folder)).as_posix()
+
+
+def snapshot_specs(folder: "str | os.PathLike", recursive: bool = True) -> Baseline:
+    """The counts of every variant of every spec in ``folder``, keyed by relative path. Every
+    spec that fails to load is listed (one per line) in a single SpecError, not just the first."""
+    specs: dict[str, SpecEntry] = {}
+    failures: list[str] = []
+    for p in spec_files(folder, recursive):
+        try:
+            specs[spec_key(folder, p)] = spec_entry(Spec.load(p))
+        except SpecError as exc:
+            failures.append(str(exc.located(file=str(p))))
+    if failures:
+        n = len(failures)
+        raise SpecError(f"{n} spec{'s' if n != 1 else ''} failed to load:\n  " + "\n  ".join(failures),
+                        file=str(folder))
     return Baseline(format_version=FORMAT_VERSION, tool="costmodel", tool_version=__version__,
                     specs=specs)

@@ -12,11 +12,13 @@ one. A spec that declares no variants has the single key ``default``.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costmodel.errors import SpecError
-from costmodel.count.profile import Spec
 from costmodel.spec.schema import Grid
+
+if TYPE_CHECKING:                      # a parsed spec; the spec layer needs only its shape
+    from costmodel.count.profile import Spec
 
 DEFAULT_KEY = "default"
 MAX_VARIANTS = 1000     # a grid is a handful of axes with a handful of values each
