@@ -70,7 +70,9 @@ def test_fixed_settings_and_csv(cli):
     r = cli("sweep", SPEC, "--grid", "width=0.5", "--set", "resolution=160", "--format", "csv")
     assert r.code == 0
     rows = list(csv.DictReader(io.StringIO(r.out)))
-    assert rows[0]["width"] == "0.5" and rows[0]["Mult-Adds"] == "76,524,800"
+    # plain integers, snake_case unique columns, no derived (M) columns, no total row
+    assert rows[0]["width"] == "0.5" and rows[0]["mult_adds"] == "76524800"
+    assert list(rows[0]) == ["width", "mult_adds", "params", "weights"] and len(rows) == 1
 
 
 @pytest.mark.parametrize("args, message", [

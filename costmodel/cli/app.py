@@ -58,11 +58,19 @@ def set_option():
 
 
 def console(stderr: bool = False):
+    """A rich console as wide as the terminal (or $COLUMNS); 200 columns into a pipe."""
+    import os
     from rich.console import Console
-    return Console(stderr=stderr, soft_wrap=False, width=200 if not sys.stdout.isatty() else None)
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS", "").isdigit()
+    return Console(stderr=stderr, soft_wrap=False, width=200 if piped else None)
 
 
-def print_json(data: Any) -> None:
+def print_json(data: Any, meta: bool = True) -> None:
+    """Print a JSON document. A mapping starts with the document format's version and the
+    tool's (``format_version``, ``tool``, ``tool_version``) unless `meta` is False."""
+    if meta and isinstance(data, dict):
+        from costmodel.output.jsondoc import document
+        data = document(data)
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
@@ -75,7 +83,8 @@ def emit(tab, fmt: str) -> None:
     elif fmt == "latex":
         sys.stdout.write(tab.to_latex())
     else:
-        console().print(tab.to_rich())
+        c = console()
+        c.print(tab.to_rich(c.width))
 
 
 def fail(message: str, code: int = 2) -> None:

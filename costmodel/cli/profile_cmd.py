@@ -28,20 +28,46 @@ class Conv(str, enum.Enum):
     full = "full"
 
 
-@app.command(epilog="Examples:\n\n"
-             "  costmodel profile mobilenet_v1\n\n"
+class Dtype(str, enum.Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+@app.command(rich_help_panel="profile", epilog="Examples:\n\n"
+             "  costmodel profile mobilenet_v2 --depth 2\n\n"
+             "  costmodel profile mobilenet_v2 --top 10\n\n"
              "  costmodel profile mobilenet_v1 --set width=0.5 --set resolution=160\n\n"
              "  costmodel profile mobilenet_v1 --by type\n\n"
+             "  costmodel profile mobilenet_v2 --batch 32 --dtype fp16\n\n"
              "  costmodel profile mobilenet_v1 --format json | jq .totals")
 def profile(
     spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo)."),
     set_: Optional[list[str]] = set_option(),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    by: By = typer.Option(By.layer, "--by", help="One row per layer, or per layer type "
-                          "(MobileNet's Table 2)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f",
+                               help="table, json, csv or markdown."),
+    by: By = typer.Option(By.layer, "--by", help="One row per layer (or block, with --depth), "
+                          "or per layer type (MobileNet's Table 2)."),
     convention: Conv = typer.Option(Conv.paper, "--convention", "-c", help="Counting convention "
                                     "of the mult-adds column: paper (conv+linear MACs, bias "
                                     "excluded), fvcore, flop_counter (2 x MACs) or full."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, metavar="N",
+                                        help="Roll layers up to their block at depth N of the "
+                                        "dotted names (1: stem, features, head...), as fvcore's "
+                                        "max_depth."),
+    hide_zero: Optional[bool] = typer.Option(None, "--hide-zero/--show-zero",
+                                             help="Hide rows with no cost (0 counted, 0 params). "
+                                             "Default: hidden with --depth, shown otherwise.",
+                                             show_default=False),
+    top: Optional[int] = typer.Option(None, "--top", "-k", min=1, metavar="K",
+                                      help="List only the K costliest rows, costliest first."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, metavar="N",
+                              help="Batch size of the activation-memory figures (counts stay "
+                              "per sample, as the papers give them)."),
+    dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type of the memory "
+                                "figures: fp32, fp16, bf16 or int8."),
+    total: bool = typer.Option(False, "--total", help="CSV: end with a totals row."),
 ) -> None:
     """Count mult-adds, parameters, activations and memory, per layer and in total.
 
@@ -50,19 +76,28 @@ def profile(
     s = Spec.load(spec)
     p = s.profile(**parse_assignments(set_))
     conventions.get(convention.value)
+    hide = (depth is not None) if hide_zero is None else hide_zero
     if fmt == Format.json:
-        data = p.to_dict()
-        data["convention"] = convention.value
-        print_json(data)
+        print_json(p.to_dict(convention.value, batch, dtype.value))
         return
     if fmt == Format.csv and by == By.layer:
         import csv
-        rows = layer_rows(p, convention.value)
+        rows = layer_rows(p, convention.value, depth, hide, top)
         w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
+        if total:
+            w.writerow({"name": "Total", "layers": len(p.layers),
+                        "input_shape": "x".join(map(str, p.input_shape)),
+                        "output_shape": "x".join(map(str, p.output_shape)),
+                        convention.value: p.total(convention.value), "params": p.params,
+                        "activations": p.activations})
         return
-    tab = type_table(p) if by == By.type else layer_table(p, convention.value)
+    tab = type_table(p) if by == By.type else layer_table(p, convention.value, depth, hide, top,
+                                                          batch, dtype.value)
+    if fmt == Format.csv:
+        sys.stdout.write(tab.to_csv(total=total))
+        return
     emit(tab, fmt.value)
     if fmt == Format.table:
         c = console()

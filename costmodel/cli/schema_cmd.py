@@ -16,7 +16,7 @@ def schema() -> None:
     `# yaml-language-server: $schema=costmodel-spec.schema.json` at the top of a spec after
     `costmodel schema > costmodel-spec.schema.json`.
     """
-    print_json(json_schema())
+    print_json(json_schema(), meta=False)
 
 
 @app.command()

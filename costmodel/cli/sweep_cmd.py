@@ -29,7 +29,8 @@ SUFFIX_FORMATS = {".md": "markdown", ".csv": "csv", ".json": "json"}
 def render(s: sweep_mod.Sweep, fmt: str) -> str:
     """The sweep as text: Markdown, CSV or JSON (two axes add the mult-adds/params matrices)."""
     if fmt == "json":
-        return json.dumps(s.to_json(), indent=2) + "\n"
+        from costmodel.output.jsondoc import document
+        return json.dumps(document(s.to_json()), indent=2) + "\n"
     if fmt == "csv":
         return sweep_mod.table(s).to_csv()
     text = sweep_mod.table(s).to_markdown()

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from costmodel.spec import settings as settings_mod
 from costmodel.count.conventions import CONVENTIONS
+from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.errors import SpecError
 from costmodel.graph.expand import Expander
 from costmodel.graph.nodes import Layer, Seq, iter_layers
@@ -18,7 +19,8 @@ from costmodel.spec.loader import LineDict, read_spec_file
 from costmodel.spec import zoo
 from costmodel.spec.schema import SpecFile
 
-BYTES_PER_ELEMENT = 4  # fp32
+BYTES_PER_ELEMENT = 4  # fp32: the memory figures of totals() (the guarded baseline)
+INT64_BYTES = 8
 
 
 def _nested_line(raw: Any, loc: tuple) -> int | None:
@@ -139,6 +141,27 @@ class Profile:
     def peak_activation_bytes(self) -> int:
         return self.peak_activation_elements * BYTES_PER_ELEMENT
 
+    @property
+    def buffers(self) -> int:
+        """state_dict buffer elements: batch-norm running statistics and counters."""
+        return sum(l.buffers for l in self.layers)
+
+    def memory(self, batch: int = 1, dtype: str = "fp32") -> dict[str, Any]:
+        """Memory figures at a batch size and a dtype, in bytes. The model size is what
+        ``state_dict`` holds: parameters and buffers at the dtype, int64 counters at 8 bytes."""
+        if dtype not in DTYPE_BYTES:
+            raise SpecError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPE_BYTES)}")
+        if not isinstance(batch, int) or batch < 1:
+            raise SpecError(f"batch must be a positive integer, got {batch!r}")
+        b = DTYPE_BYTES[dtype]
+        int64 = sum(l.int64_buffers for l in self.layers)
+        return {"batch": batch, "dtype": dtype, "bytes_per_element": b,
+                "params": self.params, "buffers": self.buffers,
+                "params_bytes": self.params * b,
+                "model_bytes": (self.params + self.buffers - int64) * b + int64 * INT64_BYTES,
+                "activation_bytes": self.activations * batch * b,
+                "peak_activation_bytes": self.peak_activation_elements * batch * b}
+
     def total(self, convention: str = "paper") -> int:
         count = CONVENTIONS[convention].count
         return sum(count(l) for l in self.layers)
@@ -160,25 +183,57 @@ class Profile:
                 "peak_activation_bytes": self.peak_activation_bytes,
                 **{f"flops_{name}": self.total(name) for name in CONVENTIONS if name != "paper"}}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, convention: str = "paper", batch: int = 1,
+                dtype: str = "fp32") -> dict[str, Any]:
+        """The JSON document of ``profile --format json`` (schema: profile.schema.json).
+        Counts are per sample (batch 1), as the papers give them; memory is at batch, dtype."""
+        from costmodel.output.jsondoc import document
+        conv = CONVENTIONS[convention]
+        mem = self.memory(batch, dtype)
+        totals = self.totals()
+        totals.update({"count": self.total(convention), "buffers": self.buffers,
+                       "weight_bytes": mem["params_bytes"], "model_bytes": mem["model_bytes"],
+                       "peak_activation_bytes": mem["peak_activation_bytes"]})
+        return document({
             "model": self.model,
             "citation": self.citation,
             "file": self.file,
             "settings": dict(self.settings),
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape),
+            "convention": convention,
+            "count_title": conv.title,
             "conventions": {c.name: c.doc for c in CONVENTIONS.values()},
-            "totals": self.totals(),
-            "by_type": [vars(r) for r in self.by_type()],
-            "layers": [{
-                "name": l.name, "op": l.op, "type": l.type_key,
-                "input_shape": list(l.input_shape), "output_shape": list(l.output_shape),
-                "mult_adds": l.mult_adds, "params": l.params, "activations": l.activations,
-                "weights": l.weights, "flops_fvcore": l.fvcore, "flops_full": l.full,
-                "line": l.line,
-            } for l in self.layers],
-        }
+            "memory": mem,
+            "totals": totals,
+            "by_type": self._type_dicts(conv.count),
+            "layers": [layer_dict(l, conv.count(l)) for l in self.layers],
+        })
+
+
+    def _type_dicts(self, count) -> list[dict[str, Any]]:
+        per_type: dict[str, int] = {}
+        for l in self.layers:
+            per_type[l.type_key] = per_type.get(l.type_key, 0) + count(l)
+        return [{"type": r.type, "num_layers": r.count, "count": per_type[r.type],
+                 "mult_adds": r.mult_adds, "params": r.params, "weights": r.weights}
+                for r in self.by_type()]
+
+
+def _jsonable(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def layer_dict(l: Layer, count: int) -> dict[str, Any]:
+    """One layer as JSON: its op and the op's resolved fields (kernel, stride, padding,
+    groups, channels...), shapes and every count."""
+    return {"name": l.name, "op": l.op, "type": l.type_key,
+            "attrs": {k: _jsonable(v) for k, v in sorted(l.attrs.items())},
+            "input_shape": list(l.input_shape), "output_shape": list(l.output_shape),
+            "count": count, "mult_adds": l.mult_adds, "params": l.params,
+            "buffers": l.buffers, "weights": l.weights, "activations": l.activations,
+            "flops_fvcore": l.fvcore, "flops_flop_counter": 2 * l.mult_adds,
+            "flops_full": l.full, "line": l.line}
 
 
 def profile(source: "str | os.PathLike | Mapping | Spec", **settings: Any) -> Profile:

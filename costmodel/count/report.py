@@ -1,36 +1,117 @@
-"""Profile reports: the per-layer table (the papers' Table 1) and the per-type breakdown
-(MobileNet's Table 2), as Tabular objects."""
+"""Profile reports: the per-layer table (the papers' Table 1), rolled up to a depth of the
+layer tree (fvcore's ``flop_count_table(max_depth=...)``, torchinfo's ``depth``), and the
+per-type breakdown (MobileNet's Table 2), as Tabular objects."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from costmodel.count.conventions import CONVENTIONS
+from costmodel.errors import SpecError
 from costmodel.ops.base import hwc
 from costmodel.count.profile import Profile
-from costmodel.output.tabular import Column, Tabular, fmt_int, fmt_pct
+from costmodel.output.tabular import Column, Pct, Tabular
 
 
 def _settings(p: Profile) -> str:
     return ", ".join(f"{k}={v}" for k, v in p.settings.items())
 
 
-def layer_table(p: Profile, convention: str = "paper") -> Tabular:
+@dataclass
+class Row:
+    """One row of the per-layer table: a layer, or the layers of a block rolled up."""
+    name: str
+    layers: int
+    type_stride: str
+    filter: str
+    input_shape: tuple
+    output_shape: tuple
+    count: int
+    params: int
+    activations: int
+
+
+def block_of(name: str, depth: int) -> str:
+    """The block a layer rolls up to at `depth`: the first `depth` parts of its dotted name."""
+    return ".".join(name.split(".")[:depth])
+
+
+def rows(p: Profile, convention: str = "paper", depth: int | None = None,
+         hide_zero: bool = False, top: int | None = None) -> tuple[list[Row], list[str]]:
+    """The rows of the per-layer table and notes saying what was rolled up, hidden or cut."""
+    if depth is not None and depth < 1:
+        raise SpecError(f"--depth must be at least 1, got {depth}")
+    if top is not None and top < 1:
+        raise SpecError(f"--top must be at least 1, got {top}")
+    count = CONVENTIONS[convention].count
+    out: list[Row] = []
+    if depth is None:
+        out = [Row(l.name, 1, l.type_stride, l.filter, l.input_shape, l.output_shape, count(l),
+                   l.params, l.activations) for l in p.layers]
+    else:
+        groups: dict[str, list] = {}
+        for l in p.layers:
+            groups.setdefault(block_of(l.name, depth), []).append(l)
+        for name, ls in groups.items():
+            if len(ls) == 1 and ls[0].name == name:
+                l = ls[0]
+                out.append(Row(l.name, 1, l.type_stride, l.filter, l.input_shape, l.output_shape,
+                               count(l), l.params, l.activations))
+            else:
+                out.append(Row(name, len(ls), f"{len(ls)} layers", "", ls[0].input_shape,
+                               ls[-1].output_shape, sum(map(count, ls)),
+                               sum(l.params for l in ls), sum(l.activations for l in ls)))
+    notes = []
+    if depth is not None:
+        notes.append(f"Rolled up to depth {depth}: each row sums the layers whose dotted name "
+                     f"starts with it ({len(p.layers)} layers in {len(out)} rows).")
+    if hide_zero:
+        shown = [r for r in out if r.count or r.params]
+        if len(shown) < len(out):
+            notes.append(f"{len(out) - len(shown)} rows with no cost (0 counted and 0 params) "
+                         "hidden; --show-zero lists them.")
+        out = shown
+    if top is not None and top < len(out):
+        notes.append(f"The {top} costliest of {len(out)} rows, by "
+                     f"{CONVENTIONS[convention].title}; the totals are the whole model's.")
+        out = sorted(out, key=lambda r: (-r.count, -r.params))[:top]
+    return out, notes
+
+
+def memory_note(p: Profile, batch: int = 1, dtype: str = "fp32") -> str:
+    m = p.memory(batch, dtype)
+    return (f"Memory at batch {batch}, {dtype}: peak activations "
+            f"{m['peak_activation_bytes'] / 2**20:,.2f} MiB ({p.activations:,} output elements "
+            f"per sample); model size {m['model_bytes'] / 2**20:,.2f} MiB (state_dict: "
+            f"{p.params:,} params and {p.buffers:,} buffer elements, batch-norm running "
+            "statistics).")
+
+
+def layer_table(p: Profile, convention: str = "paper", depth: int | None = None,
+                hide_zero: bool = False, top: int | None = None, batch: int = 1,
+                dtype: str = "fp32") -> Tabular:
     conv = CONVENTIONS[convention]
     total = p.total(convention)
+    body, notes = rows(p, convention, depth, hide_zero, top)
     t = Tabular(
-        title=f"{p.model} ({_settings(p)}): per layer",
-        columns=[Column("Layer", "left"), Column("Type / Stride", "left"),
-                 Column("Filter Shape", "left"), Column("Input (HxWxC)"), Column("Output (HxWxC)"),
-                 Column(conv.title), Column("%"), Column("Params"), Column("%")])
-    for l in p.layers:
-        count = conv.count(l)
-        t.add([l.name, l.type_stride, l.filter, hwc(l.input_shape), hwc(l.output_shape),
-               fmt_int(count), fmt_pct(count, total), fmt_int(l.params), fmt_pct(l.params, p.params)])
-    t.footer = ["Total", "", "", hwc(p.input_shape), hwc(p.output_shape), fmt_int(total),
-                "100.00%", fmt_int(p.params), "100.00%"]
+        title=f"{p.model} ({_settings(p)}): per {'block' if depth else 'layer'}",
+        columns=[Column("Layer" if depth is None else "Block", "left", key="name",
+                        abbreviate=True),
+                 Column("Type / Stride", "left", key="type_stride", drop=2),
+                 Column("Filter Shape", "left", key="filter", drop=6),
+                 Column("Input (HxWxC)", key="input_hwc", drop=5),
+                 Column("Output (HxWxC)", key="output_hwc", drop=1),
+                 Column(conv.title, key=convention),
+                 Column("%", key=f"{convention}_pct", drop=3),
+                 Column("Params", key="params"),
+                 Column("%", key="params_pct", drop=4)])
+    for r in body:
+        t.add([r.name, r.type_stride, r.filter, hwc(r.input_shape), hwc(r.output_shape),
+               r.count, Pct(r.count, total), r.params, Pct(r.params, p.params)])
+    t.footer = ["Total", "", "", hwc(p.input_shape), hwc(p.output_shape), total,
+                "100.00%", p.params, "100.00%"]
     t.notes = [f"{conv.title}: {conv.doc}.",
                "Params: trainable parameters (weights, biases, batch-norm scale and shift).",
-               f"Activations: {fmt_int(p.activations)} output elements; peak activation memory "
-               f"{p.peak_activation_bytes / 2**20:.2f} MiB and weights {p.weight_bytes / 2**20:.2f} "
-               "MiB (fp32, batch 1)."]
+               memory_note(p, batch, dtype), *notes]
     return t
 
 
@@ -39,24 +120,32 @@ def type_table(p: Profile) -> Tabular:
     shares count conv/linear weights only: the 'Weights' columns)."""
     t = Tabular(
         title=f"{p.model} ({_settings(p)}): per layer type",
-        columns=[Column("Type", "left"), Column("Layers"), Column("Mult-Adds"), Column("%"),
-                 Column("Params"), Column("%"), Column("Weights"), Column("%")])
+        columns=[Column("Type", "left", key="type"), Column("Layers", key="num_layers"),
+                 Column("Mult-Adds", key="mult_adds"), Column("%", key="mult_adds_pct", drop=3),
+                 Column("Params", key="params"), Column("%", key="params_pct", drop=2),
+                 Column("Weights", key="weights"), Column("%", key="weights_pct", drop=1)])
     for r in p.by_type():
-        t.add([r.type, r.count, fmt_int(r.mult_adds), fmt_pct(r.mult_adds, p.mult_adds),
-               fmt_int(r.params), fmt_pct(r.params, p.params), fmt_int(r.weights),
-               fmt_pct(r.weights, p.weights)])
-    t.footer = ["Total", len(p.layers), fmt_int(p.mult_adds), "100.00%", fmt_int(p.params),
-                "100.00%", fmt_int(p.weights), "100.00%"]
+        t.add([r.type, r.count, r.mult_adds, Pct(r.mult_adds, p.mult_adds),
+               r.params, Pct(r.params, p.params), r.weights, Pct(r.weights, p.weights)])
+    t.footer = ["Total", len(p.layers), p.mult_adds, "100.00%", p.params,
+                "100.00%", p.weights, "100.00%"]
     t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded.",
                "Params: all trainable parameters. Weights: conv/linear weight tensors only "
                "(no bias, no batch norm), the papers' parameter shares."]
     return t
 
 
-def layer_rows(p: Profile, convention: str = "paper") -> list[dict]:
-    """Flat records for CSV output."""
-    count = CONVENTIONS[convention].count
-    return [{"name": l.name, "op": l.op, "type": l.type_key, "type_stride": l.type_stride,
-             "filter": l.filter, "input_shape": "x".join(map(str, l.input_shape)),
-             "output_shape": "x".join(map(str, l.output_shape)), convention: count(l),
-             "params": l.params, "activations": l.activations} for l in p.layers]
+def layer_rows(p: Profile, convention: str = "paper", depth: int | None = None,
+               hide_zero: bool = False, top: int | None = None) -> list[dict]:
+    """Flat records for CSV output: plain integers, one column per field."""
+    body, _ = rows(p, convention, depth, hide_zero, top)
+    by_name = {l.name: l for l in p.layers}
+    out = []
+    for r in body:
+        l = by_name.get(r.name) if r.layers == 1 else None
+        out.append({"name": r.name, "layers": r.layers, "op": l.op if l else "",
+                    "type": l.type_key if l else "", "type_stride": r.type_stride,
+                    "filter": r.filter, "input_shape": "x".join(map(str, r.input_shape)),
+                    "output_shape": "x".join(map(str, r.output_shape)), convention: r.count,
+                    "params": r.params, "activations": r.activations})
+    return out

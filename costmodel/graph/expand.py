@@ -226,7 +226,8 @@ class Expander:
         if live > self.peak:
             self.peak = live
         return Layer(name, op.name, a, x, y, op.macs(a, x, y), op.params(a, x), op.weights(a, x),
-                     out_elems, op.fvcore(a, x, y), op.full(a, x, y), line, inputs)
+                     out_elems, op.fvcore(a, x, y), op.full(a, x, y), line, inputs,
+                     op.buffers(a, x), op.int64_buffers(a, x))
 
     def seq_entry(self, e, env, full, x, held, stack, line):
         node = Seq(full, line=line)

@@ -26,6 +26,8 @@ class Layer:
     full: int               # every arithmetic operation (see each op's docstring)
     line: int | None = None
     input_shapes: list[Shape] | None = None   # merges: the shape of every branch
+    buffers: int = 0        # state_dict buffer elements (batch-norm running statistics)
+    int64_buffers: int = 0  # ... of which int64 counters (num_batches_tracked)
 
     @property
     def opdef(self) -> Op:

@@ -92,6 +92,16 @@ class Op:
     def weights(self, a: dict, x: Shape) -> int:
         return 0
 
+    def buffers(self, a: dict, x: Shape) -> int:
+        """Elements of the module's buffers, as its ``state_dict`` holds them (batch norm's
+        running mean and variance, and its int64 ``num_batches_tracked`` counter)."""
+        return 0
+
+    def int64_buffers(self, a: dict, x: Shape) -> int:
+        """How many of those buffer elements are int64 counters (kept at 8 bytes whatever
+        the dtype of the model)."""
+        return 0
+
     def macs(self, a: dict, x: Shape, y: Shape) -> int:
         return 0
 

@@ -14,7 +14,8 @@ class Ghost(Op):
     sliced to ``out`` channels (the authors' public code).
 
     mult-adds = m * C_in * k*k * H*W + m(ratio-1) * d*d * H*W; params = the two conv weights
-    plus 2 per batch-norm channel. fvcore: those mult-adds + 2 per batch-norm element.
+    plus 2 per batch-norm channel; buffers: the two batch norms' running statistics (2 per
+    channel) and their two int64 counters. fvcore: those mult-adds + 2 per batch-norm element.
     full: the same + one per ReLU element.
     """
     name = "ghost"
@@ -53,6 +54,12 @@ class Ghost(Op):
 
     def params(self, a: dict, x: Shape) -> int:
         return self.weights(a, x) + 2 * (a["init"] + a["cheap"])
+
+    def buffers(self, a: dict, x: Shape) -> int:
+        return 2 * (a["init"] + a["cheap"]) + self.int64_buffers(a, x)
+
+    def int64_buffers(self, a: dict, x: Shape) -> int:
+        return 2 if a["cheap"] else 1
 
     def macs(self, a: dict, x: Shape, y: Shape) -> int:
         return self.weights(a, x) * y[1] * y[2]

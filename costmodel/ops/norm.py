@@ -9,6 +9,8 @@ class BatchNorm(Op):
     """Batch norm in eval mode: a per-channel scale and shift.
 
     params = 2 * C with affine (running statistics are buffers, not parameters).
+    buffers (state_dict): running mean and variance, C each, and the int64 counter
+    num_batches_tracked: 2 * C + 1 elements.
     mult-adds: 0 (the papers fold it into the conv). fvcore (eval mode): 2 per element with
     affine, 1 without. full: the same, 2 per element (scale, shift).
     """
@@ -22,6 +24,12 @@ class BatchNorm(Op):
 
     def params(self, a: dict, x: Shape) -> int:
         return 2 * x[0] if a["affine"] else 0
+
+    def buffers(self, a: dict, x: Shape) -> int:
+        return 2 * x[0] + 1
+
+    def int64_buffers(self, a: dict, x: Shape) -> int:
+        return 1
 
     def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
         return numel(x) * (2 if a["affine"] else 1)

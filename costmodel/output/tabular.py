@@ -1,5 +1,12 @@
-"""A small table model rendered four ways: rich (terminal), Markdown, CSV and LaTeX.
-Every report of the tool (profile, verify, paper tables, check) is built as a Tabular."""
+"""A small table model rendered five ways: rich (terminal), Markdown, CSV, LaTeX and records.
+Every report of the tool (profile, verify, paper tables, check) is built as a Tabular.
+
+Cells hold values, not text: an ``int`` is written with thousands separators for people and
+as a plain integer in CSV; a :class:`Pct` as "3.60%" for people and "3.60" in CSV. The
+terminal rendering never cuts a digit: when the table is wider than the terminal, it drops
+the columns marked droppable (highest ``drop`` first), then shortens the cells of the column
+marked ``abbreviate`` in their middle, and says so in a note under the table.
+"""
 from __future__ import annotations
 
 import csv
@@ -7,11 +14,77 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+ELLIPSIS = "\u2026"
+NAME_FLOOR = 24              # names are shortened to this before an important column is dropped
+KEEP_BEFORE_SHORTENING = 2   # columns with drop <= this are dropped only after names shrink
+
 
 @dataclass
 class Column:
     header: str
     justify: str = "right"   # left | right | center
+    key: str | None = None   # CSV header (unique, snake_case); default: the header
+    drop: int = 0            # > 0: may be dropped in a narrow terminal, highest first
+    abbreviate: bool = False  # cells may be shortened in their middle in a narrow terminal
+    machine: bool = True     # False: a derived, human-only column, left out of CSV
+
+
+@dataclass(frozen=True)
+class Pct:
+    """part / whole as a percentage, 2 decimals."""
+    part: int | float
+    whole: int | float
+
+    def __str__(self) -> str:
+        return f"{100 * self.part / self.whole:.2f}%" if self.whole else "-"
+
+    @property
+    def machine(self) -> str:
+        return f"{100 * self.part / self.whole:.2f}" if self.whole else ""
+
+
+def human(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def machine(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, Pct):
+        return v.machine
+    return str(v)
+
+
+def _shorten(text: str, width: int) -> str:
+    """text in at most `width` characters, its middle replaced by an ellipsis; a dotted name
+    keeps whole parts where it can (its first parts and its last, most specific ones)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    parts = text.split(".")
+    if len(parts) > 2:
+        head, tail = [parts[0]], [parts[-1]]
+        rest = parts[1:-1]
+        turn = 0
+        while rest:
+            nxt = rest[-1] if turn else rest[0]
+            h, t = (head, [nxt] + tail) if turn else (head + [nxt], tail)
+            if len(".".join(h)) + 2 + len(".".join(t)) + 1 > width:
+                break
+            head, tail = h, t
+            rest = rest[:-1] if turn else rest[1:]
+            turn ^= 1
+        out = ".".join(head) + "." + ELLIPSIS + "." + ".".join(tail)
+        if len(out) <= width:
+            return out
+    left = (width - 1) // 3
+    right = width - 1 - left
+    return text[:left] + ELLIPSIS + (text[-right:] if right else "")
 
 
 @dataclass
@@ -28,21 +101,81 @@ class Tabular:
         self.styles.append(style)
 
     def _cells(self, row: list[Any]) -> list[str]:
-        return ["" if v is None else str(v) for v in row]
+        return [human(v) for v in row]
 
-    def to_rich(self):
+    # --- terminal ---------------------------------------------------------------------------
+    def fit(self, width: int | None) -> tuple[list[int], dict[int, int], list[str]]:
+        """Which columns to show in `width` characters: (kept column indexes, {column: cell
+        width it is shortened to}, notes saying what was left out)."""
+        from rich.cells import cell_len
+        body = [self._cells(r) for r in self.rows] + ([self._cells(self.footer)] if self.footer else [])
+        need = [max([cell_len(c.header)] + [cell_len(r[i]) for r in body if i < len(r)])
+                for i, c in enumerate(self.columns)]
+        keep = list(range(len(self.columns)))
+        if width is None:
+            return keep, {}, []
+
+        def total(cols: list[int], short: dict[int, int]) -> int:
+            return sum(short.get(i, need[i]) for i in cols) + 3 * len(cols) + 1
+
+        dropped: list[int] = []
+        short: dict[int, int] = {}
+        droppable = sorted((i for i, c in enumerate(self.columns) if c.drop > 0),
+                           key=lambda i: -self.columns[i].drop)
+        names = next((i for i, c in enumerate(self.columns) if c.abbreviate), None)
+
+        def shorten(floor: int) -> None:
+            over = total(keep, short) - width
+            if over > 0 and names is not None and names in keep:
+                now = short.get(names, need[names])
+                short[names] = min(now, max(floor, cell_len(self.columns[names].header), now - over))
+                if short[names] >= need[names]:
+                    del short[names]
+
+        # the least useful columns go first, then long names are shortened (to no less than
+        # NAME_FLOOR), then the other droppable columns, then names down to 8 characters
+        for i in droppable:
+            if total(keep, short) <= width:
+                break
+            if self.columns[i].drop <= KEEP_BEFORE_SHORTENING:
+                shorten(NAME_FLOOR)
+                if total(keep, short) <= width:
+                    break
+            keep.remove(i)
+            dropped.append(i)
+        shorten(NAME_FLOOR)
+        shorten(8)
+        notes = []
+        if dropped:
+            names = ", ".join(self.columns[i].header for i in sorted(dropped))
+            notes.append(f"Columns left out to fit {width} terminal columns: {names} "
+                         "(widen the terminal, or use --format markdown, csv or json for all of them).")
+        if short:
+            names = ", ".join(self.columns[i].header for i in short)
+            notes.append(f"{names}: long cells shortened in the middle ({ELLIPSIS}) to fit "
+                         f"{width} terminal columns; numbers are never shortened.")
+        return keep, short, notes
+
+    def to_rich(self, width: int | None = None):
         from rich.table import Table
+        keep, short, fit_notes = self.fit(width)
         t = Table(title=self.title, show_footer=self.footer is not None, title_justify="left")
         foot = self._cells(self.footer) if self.footer else [""] * len(self.columns)
-        for col, f in zip(self.columns, foot):
-            t.add_column(col.header, justify=col.justify, footer=f)  # type: ignore[arg-type]
+        for i in keep:
+            col = self.columns[i]
+            t.add_column(col.header, justify=col.justify, footer=foot[i],  # type: ignore[arg-type]
+                         no_wrap=True, overflow="fold")
         for row, style in zip(self.rows, self.styles or [None] * len(self.rows)):
-            t.add_row(*self._cells(row), style=style)
-        if self.notes:
-            t.caption = "\n".join(self.notes)
+            cells = self._cells(row)
+            t.add_row(*(_shorten(cells[i], short[i]) if i in short else cells[i] for i in keep),
+                      style=style)
+        notes = self.notes + fit_notes
+        if notes:
+            t.caption = "\n".join(notes)
             t.caption_justify = "left"
         return t
 
+    # --- text formats -----------------------------------------------------------------------
     def to_markdown(self) -> str:
         def esc(s: str) -> str:
             return s.replace("|", "\\|")
@@ -58,28 +191,41 @@ class Tabular:
             lines.extend(self.notes)
         return "\n".join(lines) + "\n"
 
-    def to_csv(self) -> str:
+    def csv_header(self) -> list[str]:
+        return [c.key or c.header for c in self.columns if c.machine]
+
+    def to_csv(self, total: bool = False) -> str:
+        """Plain values (integers without separators), one header per column (unique), the
+        human-only columns left out; the totals row only when asked for."""
+        keys = self.csv_header()
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"CSV columns of {self.title!r} are not unique: {keys}")
+        idx = [i for i, c in enumerate(self.columns) if c.machine]
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow([c.header for c in self.columns])
-        for row in self.rows + ([self.footer] if self.footer else []):
-            w.writerow(self._cells(row))
+        w.writerow(keys)
+        for row in self.rows + ([self.footer] if (self.footer and total) else []):
+            w.writerow([machine(row[i]) if i < len(row) else "" for i in idx])
         return buf.getvalue()
 
     def to_latex(self) -> str:
-        def esc(s: str) -> str:
-            for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
-                         ("#", r"\#"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):
-                s = s.replace(a, b)
-            return s
+        """A booktabs table (needs \\usepackage{booktabs}), every cell escaped, the notes and
+        footnotes under it as a paragraph of small text."""
+        from costmodel.output.latex import escape
         spec = "".join({"left": "l", "right": "r", "center": "c"}[c.justify] for c in self.columns)
-        out = [r"\begin{tabular}{" + spec + "}", r"\hline",
-               " & ".join(esc(c.header) for c in self.columns) + r" \\", r"\hline"]
+        out = [r"\begin{tabular}{" + spec + "}", r"\toprule",
+               " & ".join(escape(c.header) for c in self.columns) + r" \\", r"\midrule"]
         for row in self.rows:
-            out.append(" & ".join(esc(c) for c in self._cells(row)) + r" \\")
+            out.append(" & ".join(escape(c) for c in self._cells(row)) + r" \\")
         if self.footer:
-            out += [r"\hline", " & ".join(esc(c) for c in self._cells(self.footer)) + r" \\"]
-        out += [r"\hline", r"\end{tabular}"]
+            out += [r"\midrule", " & ".join(escape(c) for c in self._cells(self.footer)) + r" \\"]
+        out += [r"\bottomrule", r"\end{tabular}"]
+        notes = [n for n in self.notes if n.strip()]
+        if notes:
+            out.append(r"\par\smallskip")
+            out.append(r"{\footnotesize")
+            out.extend(escape(n) + r"\par" for n in notes)
+            out.append("}")
         return "\n".join(out) + "\n"
 
 
@@ -89,4 +235,3 @@ def fmt_int(n: int) -> str:
 
 def fmt_pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.2f}%" if whole else "-"
-

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from costmodel.errors import SpecError
 from costmodel.count.profile import Spec
-from costmodel.output.tabular import Column, Tabular, fmt_int
+from costmodel.output.tabular import Column, Tabular
 
 MAX_POINTS = 10_000
 
@@ -97,12 +97,14 @@ def table(sweep: Sweep) -> Tabular:
     fixed = ", ".join(f"{k}={v}" for k, v in sweep.fixed.items())
     t = Tabular(title=f"{sweep.spec}: sweep over {' x '.join(sweep.axes)}"
                 + (f" ({fixed})" if fixed else ""),
-                columns=[*(Column(k) for k in sweep.axes), Column("Mult-Adds"),
-                         Column("Mult-Adds (M)"), Column("Params"), Column("Params (M)"),
-                         Column("Weights (M)")])
+                columns=[*(Column(k) for k in sweep.axes), Column("Mult-Adds", key="mult_adds"),
+                         Column("Mult-Adds (M)", machine=False), Column("Params", key="params"),
+                         Column("Params (M)", machine=False), Column("Weights", key="weights",
+                                                                     drop=1),
+                         Column("Weights (M)", machine=False)])
     for p in sweep.points:
-        t.add([*(p.settings[k] for k in sweep.axes), fmt_int(p.mult_adds), _m(p.mult_adds),
-               fmt_int(p.params), _m(p.params), _m(p.weights)])
+        t.add([*(p.settings[k] for k in sweep.axes), p.mult_adds, _m(p.mult_adds),
+               p.params, _m(p.params), p.weights, _m(p.weights)])
     t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded. Params: every "
                "trainable parameter. Weights: conv/linear weights only (no bias, no batch norm)."]
     return t
