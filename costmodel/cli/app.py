@@ -92,10 +92,13 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-# command name -> the module that registers it
-COMMANDS = {"profile": "profile_cmd", "schema": "schema_cmd", "ops": "schema_cmd",
-            "verify": "verify_cmd", "table": "tables_cmd", "tables": "tables_cmd",
-            "sweep": "sweep_cmd", "lock": "guard_cmd", "check": "guard_cmd", "zoo": "zoo_cmd"}
+# command name -> the module that registers it, in the order `costmodel --help` lists them,
+# under the panels "profile", "papers", "guard" and "torch" (each command's rich_help_panel)
+COMMANDS = {"profile": "profile_cmd", "sweep": "sweep_cmd", "zoo": "zoo_cmd",
+            "ops": "schema_cmd", "schema": "schema_cmd",
+            "table": "tables_cmd", "tables": "tables_cmd",
+            "lock": "guard_cmd", "check": "guard_cmd",
+            "verify": "verify_cmd"}
 
 
 def _register_commands(argv: list[str]) -> None:
@@ -103,8 +106,43 @@ def _register_commands(argv: list[str]) -> None:
     the command is not named (``--help``, a typo) so that the help lists every command."""
     words = [a for a in argv if not a.startswith("-")]
     name = COMMANDS.get(words[0]) if words else None
-    for module in [name] if name else sorted(set(COMMANDS.values())):
+    for module in [name] if name else list(dict.fromkeys(COMMANDS.values())):
         __import__(f"costmodel.cli.{module}")
+    if "--help" in argv or "-h" in argv or not words:
+        _teaching_help()
+
+
+def reflow(text: str) -> str:
+    """Help text whose paragraphs are each one line (the terminal wraps them at word
+    boundaries, never mid-sentence); indented lines (examples) keep their own lines."""
+    import inspect
+    paragraphs = []
+    for para in inspect.cleandoc(text).split("\n\n"):
+        lines = para.splitlines()
+        if any(line.startswith("  ") for line in lines):
+            paragraphs.append(para)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
+def _teaching_help() -> None:
+    """Before help is printed: paragraphs re-flowed, and flags shown without a value
+    placeholder (typer prints "<bool>" after --all, which reads as "--all <bool>")."""
+    import inspect
+    from typer import core
+    for info in app.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.help = reflow(doc)
+    if not getattr(core.TyperOption.display_type_rich, "_costmodel", False):
+        original = core.TyperOption.display_type_rich
+
+        def display_type_rich(self, ctx):
+            if getattr(self, "is_flag", False) and self.metavar is None:
+                return None
+            return original(self, ctx)
+        display_type_rich._costmodel = True  # type: ignore[attr-defined]
+        core.TyperOption.display_type_rich = display_type_rich
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -55,14 +55,16 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-@app.command(epilog="Examples:\n\n"
+@app.command(rich_help_panel="guard", epilog="Examples:\n\n"
              "  costmodel lock\n\n"
-             "  costmodel lock my_specs --out my_specs/baseline.json")
+             "  costmodel lock my_specs --baseline my_specs/baseline.json")
 def lock(
     specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs (default: the "
                                      "shipped zoo)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Baseline file to write "
-                                       "(default: SPECS_DIR/baseline.json)."),
+    out: Optional[Path] = typer.Option(None, "--baseline", "-b", "--out", "-o",
+                                       help="Baseline file to write (default: "
+                                       "SPECS_DIR/baseline.json; the file `check --baseline` "
+                                       "reads; --out is the old name)."),
     recursive: bool = recursive_option(),
 ) -> None:
     """Snapshot the counts of every spec and declared variant into a baseline file.
@@ -81,7 +83,7 @@ def lock(
                     f"into {out} ({size / 1024:.1f} KiB, {state})", highlight=False)
 
 
-@app.command(epilog="Examples:\n\n"
+@app.command(rich_help_panel="guard", epilog="Examples:\n\n"
              "  costmodel check\n\n"
              "  costmodel check my_specs --baseline my_specs/baseline.json\n\n"
              "  costmodel check --tolerance mult_adds=0.01 --tolerance params=0\n\n"
@@ -148,7 +150,7 @@ def summary_line(report: Report, specs_dir: Path, baseline: Path) -> str:
         if items:
             parts.append(_plural(len(items), what))
     return (f"CHANGED: {', '.join(parts)} ({tol}). If intended, accept with: "
-            f"costmodel lock {specs_dir} --out {baseline}")
+            f"costmodel lock {specs_dir} --baseline {baseline}")
 
 
 def _fmt_pct(c) -> str:

@@ -40,7 +40,7 @@ def render(s: sweep_mod.Sweep, fmt: str) -> str:
     return text
 
 
-@app.command("sweep", epilog="Examples:\n\n"
+@app.command("sweep", rich_help_panel="profile", epilog="Examples:\n\n"
              "  costmodel sweep mobilenet_v1 --grid width=1.0,0.75,0.5,0.25 "
              "--grid resolution=224,192,160,128\n\n"
              "  costmodel sweep mobilenet_v1 --grid width=0.6 --grid resolution=176\n\n"

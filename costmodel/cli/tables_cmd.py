@@ -43,7 +43,7 @@ def _missing_option():
                         "exist (yet) with a blank computed cell instead of failing.")
 
 
-@app.command("table", epilog="Examples:\n\n"
+@app.command("table", rich_help_panel="papers", epilog="Examples:\n\n"
              "  costmodel table --list\n\n"
              "  costmodel table mobilenet_v1-table6\n\n"
              "  costmodel table shufflenet_v1-table5 --format markdown")
@@ -83,7 +83,7 @@ def table(
         emit(built.display, fmt.value)
 
 
-@app.command("tables", epilog="Example:\n\n  costmodel tables --out reports/")
+@app.command("tables", rich_help_panel="papers", epilog="Example:\n\n  costmodel tables --out reports/")
 def tables(
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR",
                              help="Folder to write the reports into (created if needed)."),

@@ -2,6 +2,7 @@
 count against fvcore and FlopCounterMode. Exit status 1 on any mismatch, 2 on bad input."""
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Optional
 
@@ -18,6 +19,12 @@ from costmodel.spec.variants import declared_overrides
 from costmodel.output.tabular import Column, Tabular, fmt_int
 
 from costmodel.cli.app import Format, app, console, fail, print_json, set_option
+
+
+class VerifyFormat(str, enum.Enum):
+    """The formats verify prints (str values: equal to the matching Format members)."""
+    table = "table"
+    json = "json"
 
 MISMATCH = "bold red"
 MAX_VARIANTS = 32   # --all: a spec declaring more variants is verified at its defaults only
@@ -229,7 +236,7 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool) -> int:
     return 1 if mismatch else 0
 
 
-@app.command(epilog="Examples:\n\n"
+@app.command(rich_help_panel="torch", epilog="Examples:\n\n"
              "  costmodel verify mobilenet_v1\n\n"
              "  costmodel verify mobilenet_v1 --set width=0.5 --format json\n\n"
              "  costmodel verify --all")
@@ -241,7 +248,7 @@ def verify(
                               "defaults and at each of its declared variants."),
     variants: bool = typer.Option(True, "--variants/--defaults-only", help="With --all: also "
                                   f"verify each spec's declared variants (up to {MAX_VARIANTS})."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+    fmt: VerifyFormat = typer.Option(VerifyFormat.table, "--format", "-f", help="table or json."),
 ) -> None:
     """Build the spec as a real torch module and check every layer's analytic count against
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against

@@ -20,7 +20,7 @@ def rows() -> list[dict]:
     return out
 
 
-@app.command("zoo", epilog="Examples:\n\n  costmodel zoo\n\n  costmodel profile mobilenet_v2")
+@app.command("zoo", rich_help_panel="profile", epilog="Examples:\n\n  costmodel zoo\n\n  costmodel profile mobilenet_v2")
 def zoo_cmd(fmt: Format = typer.Option(Format.table, "--format", "-f",
                                        help="table, json, csv or markdown.")) -> None:
     """List the shipped specs: the name to pass to profile, verify or sweep, their settings

@@ -94,6 +94,12 @@ class _ConvBase(Op):
 
 @register
 class Conv2d(_ConvBase):
+    """2-D convolution (PyTorch's Conv2d), grouped when ``groups`` > 1.
+
+    mult-adds = out * (in/groups) * kh * kw * Ho * Wo, bias excluded; params = that weight
+    plus out when ``bias``. fvcore counts the same multiply-accumulates (bias ignored); full
+    adds one add per output element for the bias, when there is one.
+    """
     name = "conv2d"
     aliases = ("conv",)
     fields = {
@@ -109,6 +115,12 @@ class Conv2d(_ConvBase):
 
 @register
 class Depthwise(_ConvBase):
+    """Depthwise convolution: one k x k filter per input channel (groups = input channels),
+    ``multiplier`` filters each (MobileNet's "Conv dw").
+
+    mult-adds = C * multiplier * kh * kw * Ho * Wo; params = C * multiplier * kh * kw (plus
+    the bias). fvcore: the same multiply-accumulates; full adds the bias adds.
+    """
     name = "depthwise"
     aliases = ("dw", "dwconv")
     fields = {
@@ -124,6 +136,12 @@ class Depthwise(_ConvBase):
 
 @register
 class Pointwise(_ConvBase):
+    """Pointwise (1 x 1) convolution, grouped when ``groups`` > 1 (ShuffleNet's pointwise
+    group convolution); no padding.
+
+    mult-adds = out * (in/groups) * Ho * Wo; params = out * in/groups (plus the bias).
+    fvcore: the same multiply-accumulates; full adds the bias adds.
+    """
     name = "pointwise"
     aliases = ("pw", "pwconv")
     fields = {

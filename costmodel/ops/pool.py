@@ -56,6 +56,11 @@ class _Pool(Op):
 
 @register
 class MaxPool(_Pool):
+    """Max pooling over k x k windows (PyTorch's MaxPool2d, ceil_mode included).
+
+    No parameters, no mult-adds. fvcore has no rule for it: 0. full: kernel area per output
+    element (the comparisons).
+    """
     name = "max_pool"
     aliases = ("maxpool",)
     label = "Max Pool"
@@ -75,6 +80,11 @@ class MaxPool(_Pool):
 
 @register
 class AvgPool(_Pool):
+    """Average pooling over k x k windows (PyTorch's AvgPool2d).
+
+    No parameters, no mult-adds. fvcore has no rule for it: 0. full: kernel area per output
+    element (the adds and the division).
+    """
     name = "avg_pool"
     aliases = ("avgpool",)
     label = "Avg Pool"

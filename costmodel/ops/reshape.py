@@ -8,6 +8,10 @@ from costmodel.ops.base import F, Op, Shape, need_map, numel, register
 
 @register
 class Flatten(Op):
+    """Flatten a C x H x W map to a vector of C*H*W features (PyTorch's Flatten(1)).
+
+    Data movement only: no parameters, every convention counts 0.
+    """
     name = "flatten"
     fields = {}
 
