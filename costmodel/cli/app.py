@@ -131,6 +131,9 @@ def _teaching_help() -> None:
     placeholder (typer prints "<bool>" after --all, which reads as "--all <bool>")."""
     import inspect
     from typer import core
+    order = list(COMMANDS)
+    app.registered_commands.sort(key=lambda info: order.index(info.name or info.callback.__name__)
+                                 if (info.name or info.callback.__name__) in order else len(order))
     for info in app.registered_commands:
         doc = info.help or inspect.getdoc(info.callback) or ""
         info.help = reflow(doc)
