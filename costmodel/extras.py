@@ -5,6 +5,9 @@
 | ``torch`` | torch, fvcore | verify, bench, calibrate, import |
 | ``plots`` | matplotlib | tables (its plots), roofline |
 | ``onnx`` | onnx | import of .onnx files |
+| ``sweep`` | numpy | sweep (vectorised; without it, point by point) |
+| ``parquet`` | pyarrow | sweep --format parquet |
+| ``ray`` | ray | sweep / verify --all --backend ray |
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ import importlib.util
 
 from costmodel.errors import SpecError
 
-EXTRAS = {"torch": ("torch", "fvcore"), "plots": ("matplotlib",), "onnx": ("onnx",)}
+EXTRAS = {"torch": ("torch", "fvcore"), "plots": ("matplotlib",), "onnx": ("onnx",),
+          "sweep": ("numpy",), "parquet": ("pyarrow",), "ray": ("ray",)}
 
 
 def missing(extra: str) -> list[str]:

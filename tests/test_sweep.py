@@ -72,7 +72,8 @@ def test_fixed_settings_and_csv(cli):
     rows = list(csv.DictReader(io.StringIO(r.out)))
     # plain integers, snake_case unique columns, no derived (M) columns, no total row
     assert rows[0]["width"] == "0.5" and rows[0]["mult_adds"] == "76524800"
-    assert list(rows[0]) == ["width", "mult_adds", "params", "weights"] and len(rows) == 1
+    assert list(rows[0]) == ["width", "mult_adds", "params", "weights", "activations",
+                             "flops_fvcore", "flops_full"] and len(rows) == 1
 
 
 @pytest.mark.parametrize("args, message", [

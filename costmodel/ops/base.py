@@ -77,6 +77,8 @@ class Op:
     aliases: ClassVar[tuple[str, ...]] = ()
     fields: ClassVar[dict[str, F]] = {}
     kind: ClassVar[str] = "layer"       # layer | merge | split (merge/split: made by the graph)
+    # fields whose values the counts loop over (the sweep's compiler keeps them fixed)
+    structural: ClassVar[tuple[str, ...]] = ()
 
     # --- shape and checks -------------------------------------------------------------------
     def resolve(self, a: dict, x: Shape) -> dict:

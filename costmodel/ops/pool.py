@@ -147,6 +147,7 @@ class AdaptiveAvgPool(Op):
     name = "adaptive_avg_pool"
     aliases = ("adaptive_avgpool",)
     fields = {"size": F("pair", doc="output size (int or [h, w])", minimum=1)}
+    structural = ("size",)        # full() sums one window per output row and column
 
     def resolve(self, a: dict, x: Shape) -> dict:
         need_map(x, self.name)

@@ -70,3 +70,41 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+class atomic_open:
+    """``with atomic_open(path, "w") as fh:``: a streamed file written through a temporary
+    file in the target's folder, flushed, then ``os.replace``d on a clean exit; on any
+    exception the temporary file is removed and the old file stays."""
+
+    def __init__(self, path: "str | os.PathLike", mode: str = "w"):
+        self.target = Path(path)
+        self.mode = mode
+
+    def __enter__(self):
+        try:
+            fd, self.tmp = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.",
+                                            suffix=".tmp")
+        except OSError as exc:
+            raise SpecError(f"cannot write to the folder: {exc.strerror or exc}",
+                            file=str(self.target.parent)) from None
+        os.chmod(self.tmp, _mode_for(self.target))
+        kwargs = {} if "b" in self.mode else {"encoding": "utf-8", "newline": ""}
+        self.fh = os.fdopen(fd, self.mode, **kwargs)
+        return self.fh
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.target)
+                return False
+        except OSError as err:
+            _remove_quietly(self.tmp)
+            raise SpecError(f"cannot write: {err.strerror or err}; the previous file was left "
+                            "as it was", file=str(self.target)) from None
+        _remove_quietly(self.tmp)
+        return False

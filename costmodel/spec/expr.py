@@ -29,14 +29,17 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None,
         raise ValueError("make_divisible: divisor must be positive")
     if min_value is None:
         min_value = divisor
-    new_v = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_v < round_limit * value:
+    new_v = max(min_value, math.trunc(value + divisor / 2) // divisor * divisor)
+    if new_v < value * round_limit:
         new_v += divisor
     return new_v
 
 
 def _int(x: Any) -> int:
-    return int(x)
+    # math.trunc is int() for numbers, and lets the sweep's traced numbers stay traced
+    if isinstance(x, int) and not isinstance(x, bool):
+        return x
+    return math.trunc(x) if isinstance(x, float) else int(x)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -56,6 +59,33 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
+# Python gives a subclass's reflected method the first word only when it subclasses the left
+# operand's type; the sweep's traced ints (costmodel.sweep.trace) must also win over a plain
+# float on the left, which would otherwise read their value and drop the formula.
+_REFLECTED = {ast.Add: "__radd__", ast.Sub: "__rsub__", ast.Mult: "__rmul__",
+              ast.Div: "__rtruediv__", ast.FloorDiv: "__rfloordiv__", ast.Mod: "__rmod__",
+              ast.Pow: "__rpow__"}
+_SWAPPED = {ast.Eq: "__eq__", ast.NotEq: "__ne__", ast.Lt: "__gt__", ast.LtE: "__ge__",
+            ast.Gt: "__lt__", ast.GtE: "__le__"}
+_PLAIN = (int, float, bool)
+
+
+def _binop(op: type, left: Any, right: Any) -> Any:
+    if type(right) not in _PLAIN and type(left) in _PLAIN and isinstance(right, (int, float)):
+        result = getattr(type(right), _REFLECTED[op])(right, left)
+        if result is not NotImplemented:
+            return result
+    return _BINOPS[op](left, right)
+
+
+def _cmpop(op: type, left: Any, right: Any) -> bool:
+    if type(right) not in _PLAIN and type(left) in _PLAIN and isinstance(right, (int, float)):
+        result = getattr(type(right), _SWAPPED[op])(right, left)
+        if result is not NotImplemented:
+            return result
+    return _CMPOPS[op](left, right)
+
+
 _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
     ast.Gt: operator.gt, ast.GtE: operator.ge,
@@ -72,6 +102,11 @@ def _parse(text: str) -> ast.expr:
         raise SpecError(f"cannot parse expression {text!r}: {exc.msg}") from None
     _check(tree.body, text)
     return tree.body
+
+
+def parse(text: str) -> ast.expr:
+    """The checked syntax tree of an expression (a SpecError for anything outside the language)."""
+    return _parse(text)
 
 
 def _check(node: ast.AST, text: str) -> None:
@@ -126,7 +161,7 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
             left, right = _eval(node.left, env, text), _eval(node.right, env, text)
             if isinstance(node.op, ast.Pow) and isinstance(right, (int, float)) and abs(right) > MAX_POWER:
                 raise SpecError(f"expression {text!r}: exponent {right} too large")
-            return _BINOPS[type(node.op)](left, right)
+            return _binop(type(node.op), left, right)
         if isinstance(node, ast.UnaryOp):
             val = _eval(node.operand, env, text)
             if isinstance(node.op, ast.USub):
@@ -142,7 +177,7 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
                 right = _eval(comp, env, text)
                 if op.__class__ not in _CMPOPS:
                     raise SpecError(f"expression {text!r}: comparison {type(op).__name__} is not allowed")
-                if not _CMPOPS[type(op)](left, right):
+                if not _cmpop(type(op), left, right):
                     return False
                 left = right
             return True
@@ -164,6 +199,10 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
             return _eval(node.body if _eval(node.test, env, text) else node.orelse, env, text)
         if isinstance(node, ast.Call):
             args = [_eval(a, env, text) for a in node.args]
+            for a in args:      # the sweep's traced numbers record the call as one formula
+                hook = getattr(type(a), "__expr_call__", None)
+                if hook is not None:
+                    return hook(node.func.id, args)  # type: ignore[union-attr]
             return FUNCTIONS[node.func.id](*args)  # type: ignore[union-attr]
     except SpecError:
         raise

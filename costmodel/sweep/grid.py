@@ -1,30 +1,51 @@
-"""Sweeps: a grid of settings -> exact mult-adds and params, one parsed spec profiled per point.
+"""Sweeps: a grid of settings -> exact mult-adds and params at every point.
 
-``costmodel sweep specs/mobilenet_v1.yaml --grid width=1.0,0.75 --grid resolution=224,160``
-answers "what does 0.6x-176 cost?" for any spec, not only the rows a paper printed. Counts
-follow the project's conventions: mult-adds are conv + linear multiply-accumulates (bias
-excluded), params every trainable parameter, weights the conv/linear weights alone.
+``costmodel sweep mobilenet_v1 --grid width=1.0,0.75 --grid resolution=224,160`` answers
+"what does 0.6x-176 cost?" for any spec, not only the rows a paper printed. A :class:`Plan`
+ties the pieces together: the space (:mod:`~costmodel.sweep.space`), the spec compiled once
+per structure (:mod:`~costmodel.sweep.compile`), the filters (:mod:`~costmodel.sweep.filters`),
+and the chunks mapped over a backend (:mod:`~costmodel.sweep.backends`); the rows go to a
+writer (:mod:`~costmodel.sweep.stream`) or, for small sweeps, into a :class:`Sweep`.
+
+Counts follow the project's conventions: mult-adds are conv + linear multiply-accumulates
+(bias excluded), params every trainable parameter, weights the conv/linear weights alone,
+activations the output elements of every layer, flops_fvcore and flops_full the totals of
+those conventions (``costmodel profile --format json``'s totals).
 """
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
-from costmodel.errors import SpecError
 from costmodel.count.profile import Spec
+from costmodel.errors import SpecError
 from costmodel.output.tabular import Column, Tabular
+from costmodel.sweep import backends as backends_mod
+from costmodel.sweep.filters import Pareto, Where
+from costmodel.sweep.space import CHUNK, MAX_POINTS, Space, parse_grid, resolve_axes
+from costmodel.sweep.trace import METRICS
 
-MAX_POINTS = 10_000
+__all__ = ["MAX_POINTS", "METRICS", "Plan", "Point", "Sweep", "matrix", "parse_grid", "run",
+           "table"]
+
+CONVENTIONS = {"mult_adds": "conv + linear multiply-accumulates, bias excluded",
+               "params": "every trainable parameter",
+               "weights": "conv/linear weights only",
+               "activations": "output elements of every layer",
+               "flops_fvcore": "fvcore.nn.FlopCountAnalysis's rules",
+               "flops_full": "every arithmetic operation"}
 
 
 @dataclass
 class Point:
-    settings: dict[str, Any]      # every setting of the spec, resolved
+    settings: dict[str, Any]      # the swept and fixed settings of this point
     mult_adds: int
     params: int
     weights: int
+    activations: int = 0
+    flops_fvcore: int = 0
+    flops_full: int = 0
 
 
 @dataclass
@@ -34,58 +55,133 @@ class Sweep:
     axes: dict[str, list[Any]]    # the grid, values coerced to the settings' types
     fixed: dict[str, Any]
     points: list[Point]
+    complete: bool = True         # every point of the grid, in order (no sample or filter)
+    filters: dict[str, Any] | None = None
 
     def records(self) -> list[dict]:
-        return [{**{k: p.settings[k] for k in self.axes}, "mult_adds": p.mult_adds,
-                 "params": p.params, "weights": p.weights} for p in self.points]
+        return [{**{k: p.settings[k] for k in self.axes}, **{m: getattr(p, m) for m in METRICS}}
+                for p in self.points]
 
     def to_json(self) -> dict:
-        return {"spec": self.spec, "file": self.file, "grid": self.axes, "fixed": self.fixed,
-                "conventions": {"mult_adds": "conv + linear multiply-accumulates, bias excluded",
-                                "params": "every trainable parameter",
-                                "weights": "conv/linear weights only"},
-                "points": self.records()}
+        out = {"spec": self.spec, "file": self.file, "grid": self.axes, "fixed": self.fixed,
+               "conventions": CONVENTIONS}
+        if self.filters:
+            out.update(self.filters)
+        out["points"] = self.records()
+        return out
 
 
-def parse_grid(items: list[str] | None) -> dict[str, list[str]]:
-    """``["width=1.0,0.5", "resolution=224,160"]`` -> ``{"width": ["1.0", "0.5"], ...}``."""
-    grid: dict[str, list[str]] = {}
-    for item in items or []:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        vals = [v.strip() for v in values.split(",")]
-        if not sep or not key or not values.strip() or any(not v for v in vals):
-            raise SpecError(f"--grid expects NAME=V1,V2,..., got {item!r}")
-        if key in grid:
-            raise SpecError(f"--grid {key} is given twice: put all its values in one --grid")
-        grid[key] = vals
-    if not grid:
-        raise SpecError("give at least one --grid NAME=V1,V2,...")
-    return grid
+class Plan:
+    """One sweep, checked before anything runs: bad settings, ranges, columns and sizes are
+    SpecErrors naming what is wrong."""
+
+    def __init__(self, source: "str | os.PathLike | Mapping | Spec", grid: Mapping[str, Any],
+                 fixed: Mapping[str, Any] | None = None, *, sample: int | None = None,
+                 seed: int | None = None, where: str | None = None, pareto: str | None = None,
+                 stream: bool = False, compile: bool = True, chunk: int = CHUNK):
+        self.spec = Spec.load(source)
+        given = dict(fixed or {})
+        axes = resolve_axes(self.spec, grid, given)
+        resolved = self.spec.settings(given)
+        self.fixed = {k: resolved[k] for k in given}
+        self.space = Space(axes)
+        self.names = self.space.names
+        self.columns = [*self.names, *METRICS]
+        self.types = {a.name: type(a.values[0]) if a.values else str for a in axes}
+        self.types.update({m: int for m in METRICS})
+        self.where = Where(where, [*self.names, *self.fixed, *METRICS]) if where else None
+        numeric = [c for c, t in self.types.items() if t in (int, float)]
+        self.pareto = Pareto(pareto, self.columns, numeric) if pareto else None
+        self.indices = self.space.sample(sample, seed) if sample is not None else None
+        self.count = len(self.indices) if self.indices is not None else self.space.total
+        self.sample, self.seed = sample, seed
+        self.stream = stream
+        if not stream:
+            if sample is None and self.count > MAX_POINTS:
+                raise SpecError(f"the grid has {self.count:,} points; the limit is {MAX_POINTS:,} "
+                                "without --stream (rows written as they come: --format csv, "
+                                "jsonl or parquet) or --sample N")
+            if sample is not None and self.count > MAX_POINTS:
+                raise SpecError(f"--sample {self.count:,} is more than {MAX_POINTS:,} points "
+                                "without --stream")
+        source_ref = source if isinstance(source, Mapping) else self.spec.file
+        if isinstance(source, Spec):
+            source_ref = source.file if os.path.exists(source.file) else dict(source.raw)
+        self.job = backends_mod.Job(
+            source=source_ref if not isinstance(source_ref, os.PathLike) else str(source_ref),
+            axes=tuple((a.name, tuple(a.values)) for a in axes),
+            fixed=tuple(self.fixed.items()), where=where,
+            pareto=tuple(self.pareto.names) if self.pareto else None,
+            compile=compile, chunk=chunk).keyed()
+        self.chunk = chunk
+
+    def chunks(self) -> list[backends_mod.Chunk]:
+        if self.indices is not None:
+            idx = self.indices
+            return [backends_mod.Chunk(self.job, indices=tuple(idx[a:a + self.chunk]))
+                    for a in range(0, len(idx), self.chunk)]
+        return [backends_mod.Chunk(self.job, a, b) for a, b in self.space.ranges(self.chunk)]
+
+    def sizes(self, chunks: list[backends_mod.Chunk]) -> list[int]:
+        return [len(c.indices) if c.indices is not None else c.stop - c.start for c in chunks]
+
+    def results(self, backend=None, progress=None) -> Iterator[dict[str, Any]]:
+        """The rows, chunk by chunk, in grid order (with --pareto: the front, once, at the
+        end). ``progress(points_done)`` is called after each chunk."""
+        backend = backend or backends_mod.Serial()
+        if isinstance(backend, backends_mod.Serial):
+            self._prime()
+        chunks = self.chunks()
+        sizes = self.sizes(chunks)
+        for size, cols in zip(sizes, backend.map(backends_mod.run_chunk, chunks)):
+            if progress is not None:
+                progress(size)
+            if self.pareto is not None:
+                self.pareto.add(cols)
+                continue
+            yield cols
+        if self.pareto is not None:
+            yield self.pareto.result(self.columns)
+
+    def _prime(self) -> None:
+        """In this process, the worker state starts from the already parsed spec."""
+        if self.job.key in backends_mod._WORKERS:
+            return
+        from costmodel.sweep.compile import Compiled
+        compiled = Compiled(self.spec, self.names, self.fixed, enabled=self.job.compile)
+        where = Where(self.job.where, [*self.names, *self.fixed, *METRICS]) if self.job.where else None
+        backends_mod._WORKERS[self.job.key] = (self.space, compiled, where)
+
+    def filters(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.sample is not None:
+            out["sample"] = {"points": self.sample, "seed": self.seed}
+        if self.where is not None:
+            out["where"] = self.where.text
+        if self.pareto is not None:
+            out["pareto"] = self.pareto.names
+        return out
+
+    def collect(self, backend=None, progress=None) -> Sweep:
+        """Every row in memory (small sweeps: the table, Markdown and JSON formats)."""
+        points: list[Point] = []
+        for cols in self.results(backend, progress):
+            lists = {k: (v.tolist() if hasattr(v, "tolist") else list(v)) for k, v in cols.items()}
+            n = len(lists[METRICS[0]])
+            for j in range(n):
+                settings = {**self.fixed, **{k: lists[k][j] for k in self.names}}
+                points.append(Point(settings, *(lists[m][j] for m in METRICS)))
+        complete = self.indices is None and self.where is None and self.pareto is None
+        return Sweep(self.spec.name, self.spec.file, {a.name: a.values for a in self.space.axes},
+                     self.fixed, points, complete, self.filters())
 
 
 def run(source: "str | os.PathLike | Mapping | Spec", grid: Mapping[str, list[Any]],
-        fixed: Mapping[str, Any] | None = None) -> Sweep:
+        fixed: Mapping[str, Any] | None = None, **options: Any) -> Sweep:
     """Profile the spec at every point of the grid (the cartesian product, first axis
-    slowest). Values may be strings (from the CLI): they are coerced like ``--set``."""
-    spec = Spec.load(source)
-    fixed = dict(fixed or {})
-    both = set(fixed) & set(grid)
-    if both:
-        raise SpecError(f"setting {sorted(both)[0]!r} is both fixed (--set) and swept (--grid)")
-    axes: dict[str, list[Any]] = {}
-    for key, values in grid.items():
-        axes[key] = [spec.settings({**fixed, key: v})[key] for v in values]
-    total = 1
-    for values in axes.values():
-        total *= len(values)
-    if total > MAX_POINTS:
-        raise SpecError(f"the grid has {total:,} points; the limit is {MAX_POINTS:,}")
-    points = []
-    for combo in itertools.product(*axes.values()):
-        p = spec.profile(**fixed, **dict(zip(axes, combo)))
-        points.append(Point(dict(p.settings), p.mult_adds, p.params, p.weights))
-    return Sweep(spec.name, spec.file, axes, fixed, points)
+    slowest), in memory. Values may be strings (from the CLI): they are coerced like
+    ``--set``; a string ``START:STOP:STEP`` is a range. Options: those of :class:`Plan`."""
+    return Plan(source, grid, fixed, **options).collect()
 
 
 def _m(n: int) -> str:
@@ -93,7 +189,7 @@ def _m(n: int) -> str:
 
 
 def table(sweep: Sweep) -> Tabular:
-    """One row per grid point."""
+    """One row per point."""
     fixed = ", ".join(f"{k}={v}" for k, v in sweep.fixed.items())
     t = Tabular(title=f"{sweep.spec}: sweep over {' x '.join(sweep.axes)}"
                 + (f" ({fixed})" if fixed else ""),
@@ -107,6 +203,9 @@ def table(sweep: Sweep) -> Tabular:
                p.params, _m(p.params), p.weights, _m(p.weights)])
     t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded. Params: every "
                "trainable parameter. Weights: conv/linear weights only (no bias, no batch norm)."]
+    if sweep.filters:
+        t.notes.append("Rows: " + "; ".join(
+            f"{k} {v if not isinstance(v, list) else ','.join(v)}" for k, v in sweep.filters.items()))
     return t
 
 
@@ -114,6 +213,8 @@ def matrix(sweep: Sweep, metric: str = "mult_adds") -> Tabular:
     """A two-axis sweep as a matrix: first axis down, second across; cells in millions."""
     if len(sweep.axes) != 2:
         raise SpecError("a matrix needs exactly two --grid axes")
+    if not sweep.complete:
+        raise SpecError("a matrix needs every point of the grid (no --sample, --where or --pareto)")
     (a, av), (b, bv) = sweep.axes.items()
     word = {"mult_adds": "mult-adds", "params": "params", "weights": "weights"}[metric]
     t = Tabular(title=f"{sweep.spec}: {word} (M), {a} down, {b} across",
