@@ -60,64 +60,76 @@ class Structure:
         self.point = point
         self.checks_left = SPOT_CHECKS
         self.broken = False
-        roots = [trace_mod._arg(v) for v in totals.values()] + [("@", n) for n, _ in t.guards]
-        keep = [False] * len(t.nodes)
-        for kind, n in roots:
-            if kind == "@":
-                keep[n] = True
-        for n in range(len(t.nodes) - 1, -1, -1):
-            if keep[n]:
-                for kind, a in t.nodes[n][1]:
-                    if kind == "@":
-                        keep[a] = True
-        new_id: dict[int, int] = {}
+        outs = {m: trace_mod._arg(v) for m, v in totals.items()}
+        roots = sorted({n for n, _ in t.guards} | {a for k, a in outs.values() if k == "@"})
+        # post-order from the roots: each layer's counts are computed just before they are
+        # summed, so few full-size arrays are alive at once (memory stays flat)
+        order: list[int] = []
+        done: set[int] = set()
+        for root in roots:
+            stack = [(root, False)]
+            while stack:
+                n, ready = stack.pop()
+                if n in done:
+                    continue
+                if ready:
+                    done.add(n)
+                    order.append(n)
+                    continue
+                stack.append((n, True))
+                for k, a in reversed(t.nodes[n][1]):
+                    if k == "@" and a not in done:
+                        stack.append((a, False))
+        new_id = {n: i for i, n in enumerate(order)}
         self.ops: list[tuple[str, tuple, str]] = []        # (op, args, kind), args remapped
-        for n, (op, args) in enumerate(t.nodes):
-            if keep[n]:
-                new_id[n] = len(self.ops)
-                self.ops.append((op, tuple((k, new_id[a] if k == "@" else a) for k, a in args),
-                                 t.kinds[n]))
-        self.outputs = {m: (k, new_id[a] if k == "@" else a)
-                        for m, (k, a) in zip(totals, (trace_mod._arg(v) for v in totals.values()))}
+        for n in order:
+            op, args = t.nodes[n]
+            self.ops.append((op, tuple((k, new_id[a] if k == "@" else a) for k, a in args),
+                             t.kinds[n]))
+        self.outputs = {m: (k, new_id[a] if k == "@" else a) for m, (k, a) in outs.items()}
         self.guards = [(new_id[n], expected) for n, expected in t.guards]
+        self.guard_at: dict[int, list] = {}
+        for n, expected in self.guards:
+            self.guard_at.setdefault(n, []).append(expected)
         last = [-1] * len(self.ops)
         for i, (_, args, _) in enumerate(self.ops):
             for k, a in args:
                 if k == "@":
                     last[a] = i
+        for n in self.guard_at:
+            last[n] = max(last[n], n)
         for _, (k, a) in self.outputs.items():
             if k == "@":
                 last[a] = len(self.ops)
-        for n, _ in self.guards:
-            last[n] = len(self.ops)
         self.free_after: list[list[int]] = [[] for _ in self.ops]
         for n, i in enumerate(last):
             if 0 <= i < len(self.ops):
                 self.free_after[i].append(n)
 
-    # -- numpy ----------------------------------------------------------------------------
     def run_vector(self, inputs: dict[str, Any], shape: tuple[int, ...]):
         """(accepted, invalid, outputs), flat over the points of ``shape`` (the inputs
         broadcast to it): ``accepted`` where every guard holds, ``invalid`` where an
         operation cannot be trusted to int64/float64 (those points are expanded)."""
         vals: list[Any] = [None] * len(self.ops)
         bad = np.zeros(shape, dtype=bool)
+        ok = np.ones(shape, dtype=bool)
         n = bad.size
+        guard_at = self.guard_at
         with np.errstate(all="ignore"):
             for i, (op, args, kind) in enumerate(self.ops):
                 if op == "axis":
                     vals[i] = inputs[args[0][1]]
-                    continue
-                xs = [vals[a] if k == "@" else a for k, a in args]
-                kinds = [self.ops[a][2] if k == "@" else _const_kind(a) for k, a in args]
-                vals[i], b = _vector_op(op, xs, kinds, kind)
-                if b is not None:
-                    bad |= b
+                else:
+                    xs = [vals[a] if k == "@" else a for k, a in args]
+                    kinds = [self.ops[a][2] if k == "@" else _const_kind(a) for k, a in args]
+                    vals[i], b = _vector_op(op, xs, kinds, kind)
+                    if b is not None:
+                        bad |= b
+                if i in guard_at:
+                    for expected in guard_at[i]:
+                        ok &= vals[i] == expected
                 for f in self.free_after[i]:
                     vals[f] = None
-            ok = np.ones(shape, dtype=bool)
-            for g, expected in self.guards:
-                ok &= vals[g] == expected
             outs = {}
             for m, (k, a) in self.outputs.items():
                 outs[m] = (np.broadcast_to(vals[a], shape).reshape(-1) if k == "@"

@@ -19,7 +19,7 @@ SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "p
             ".pq": "parquet", ".json": "json", ".md": "markdown"}
 
 
-def _cell(v: Any) -> Any:
+def _text(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -27,9 +27,13 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def _rows(cols: dict[str, Any], columns: Sequence[str]):
-    lists = [cols[c].tolist() if hasattr(cols[c], "tolist") else cols[c] for c in columns]
-    return zip(*lists)
+def _column(v: Any, formatted: bool) -> list:
+    vals = v.tolist() if hasattr(v, "tolist") else list(v)
+    if not formatted:
+        return vals
+    if all(type(x) is float for x in vals):
+        return list(map(repr, vals))
+    return [_text(x) for x in vals]
 
 
 class Writer:
@@ -73,13 +77,18 @@ class Writer:
             return
         self.rows += n
         if self.fmt == "csv":
-            self._csv.writerows([[_cell(v) for v in r] for r in _rows(cols, self.columns)]
-                                if any(self.types.get(c) in (bool, float) for c in self.columns)
-                                else _rows(cols, self.columns))
+            if all(self.types.get(c) in (int, float, bool) for c in self.columns):
+                # numbers only: nothing to quote, so join the text directly (5x csv.writer)
+                text = [list(map(str, _column(cols[c], False))) if self.types.get(c) is int
+                        else _column(cols[c], True) for c in self.columns]
+                self.fh.write("\n".join(map(",".join, zip(*text))) + "\n")
+            else:
+                cells = [_column(cols[c], self.types.get(c) is not int) for c in self.columns]
+                self._csv.writerows(zip(*cells))
         elif self.fmt == "jsonl":
             names = self.columns
-            self.fh.write("".join(json.dumps(dict(zip(names, r))) + "\n"
-                                  for r in _rows(cols, names)))
+            lists = [_column(cols[c], False) for c in names]
+            self.fh.write("".join(json.dumps(dict(zip(names, r))) + "\n" for r in zip(*lists)))
         else:
             pa = self._pa
             arrays = [pa.array(cols[c].tolist() if hasattr(cols[c], "tolist") else cols[c],
