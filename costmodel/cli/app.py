@@ -94,11 +94,12 @@ def fail(message: str, code: int = 2) -> None:
 
 # command name -> the module that registers it, in the order `costmodel --help` lists them,
 # under the panels "profile", "papers", "guard" and "torch" (each command's rich_help_panel)
-COMMANDS = {"profile": "profile_cmd", "sweep": "sweep_cmd", "zoo": "zoo_cmd",
+COMMANDS = {"profile": "profile_cmd", "latency": "latency_cmd", "roofline": "latency_cmd",
+            "sweep": "sweep_cmd", "zoo": "zoo_cmd",
             "ops": "schema_cmd", "schema": "schema_cmd",
             "table": "tables_cmd", "tables": "tables_cmd",
             "lock": "guard_cmd", "check": "guard_cmd",
-            "verify": "verify_cmd"}
+            "verify": "verify_cmd", "bench": "latency_cmd", "calibrate": "latency_cmd"}
 
 
 def _register_commands(argv: list[str]) -> None:

@@ -41,6 +41,7 @@ class Dtype(str, enum.Enum):
              "  costmodel profile mobilenet_v1 --set width=0.5 --set resolution=160\n\n"
              "  costmodel profile mobilenet_v1 --by type\n\n"
              "  costmodel profile mobilenet_v2 --batch 32 --dtype fp16\n\n"
+             "  costmodel profile shufflenet_v2 --traffic --dtype fp16 --batch 8\n\n"
              "  costmodel profile mobilenet_v1 --format json | jq .totals")
 def profile(
     spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo)."),
@@ -68,6 +69,10 @@ def profile(
     dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type of the memory "
                                 "figures: fp32, fp16, bf16 or int8."),
     total: bool = typer.Option(False, "--total", help="CSV: end with a totals row."),
+    traffic: bool = typer.Option(False, "--traffic", help="Show memory traffic instead: bytes "
+                                 "read (inputs, weights) and written per layer at --dtype and "
+                                 "--batch, ShuffleNet V2's MAC of 1x1 convs, FLOPs per byte "
+                                 "(also in JSON)."),
 ) -> None:
     """Count mult-adds, parameters, activations and memory, per layer and in total.
 
@@ -76,6 +81,9 @@ def profile(
     s = Spec.load(spec)
     p = s.profile(**parse_assignments(set_))
     conventions.get(convention.value)
+    if traffic:
+        _traffic(p, fmt, dtype.value, batch)
+        return
     hide = (depth is not None) if hide_zero is None else hide_zero
     if fmt == Format.json:
         print_json(p.to_dict(convention.value, batch, dtype.value))
@@ -103,3 +111,23 @@ def profile(
         c = console()
         c.print(f"[bold]{p.model}[/bold]: {p.mult_adds:,} mult-adds ({p.mult_adds / 1e6:.1f} M), "
                 f"{p.params:,} params ({p.params / 1e6:.2f} M), {p.activations:,} activations")
+
+
+def _traffic(p, fmt: Format, dtype: str, batch: int) -> None:
+    """`profile --traffic`: the memory-traffic column set (costmodel/latency/traffic.py)."""
+    from costmodel.latency import traffic as tr
+    from costmodel.latency.report import traffic_table
+    rows = tr.traffic(p.layers, batch, dtype)
+    tot = tr.totals(rows)
+    if fmt == Format.json:
+        print_json({"model": p.model, "settings": dict(p.settings), "dtype": dtype, "batch": batch,
+                    "traffic": {"totals": tot, "layers": [r.to_dict() for r in rows]}})
+        return
+    if fmt == Format.csv:
+        import csv
+        recs = [r.to_dict() for r in rows]
+        w = csv.DictWriter(sys.stdout, fieldnames=list(recs[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(recs)
+        return
+    emit(traffic_table(p.model, p.settings, rows, tot, batch, dtype), fmt.value)

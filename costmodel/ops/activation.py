@@ -5,7 +5,7 @@ others are reported as unsupported and count 0). full: one operation per output 
 """
 from __future__ import annotations
 
-from costmodel.ops.base import F, Op, Shape, numel, register
+from costmodel.ops.base import F, Kernel, Op, Shape, numel, register
 
 # name -> (title, torch.nn class name)
 FUNCTIONS = {
@@ -38,6 +38,13 @@ class _Activation(Op):
         import torch.nn as nn
         return getattr(nn, FUNCTIONS[self._fn(a)][1])()
 
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """Read the input, write the output (the identity is a no-op: nothing moves)."""
+        if self._fn(a) == "identity":
+            return []
+        return [Kernel("elementwise", numel(y), numel(x), 0, numel(y))]
+
 
 @register
 class Activation(_Activation):
@@ -59,7 +66,8 @@ for _fn in FUNCTIONS:
 
 @register
 class Dropout(Op):
-    """Dropout: the identity at inference; no parameters, no operations counted."""
+    """Dropout: the identity at inference; no parameters, no operations counted, no memory
+    traffic (no kernel runs)."""
     name = "dropout"
     fields = {"p": F("float", 0.5, "drop probability (training only)")}
 

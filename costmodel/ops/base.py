@@ -13,6 +13,10 @@ An op declares its spec fields (``fields``), and implements:
 * ``describe``/``type_key``: the paper-style "type / stride" and "filter shape" columns,
   and the row of the per-type breakdown.
 * ``build``: the ``torch.nn.Module`` (torch is imported inside, never at module import).
+* ``kernels``: the memory-traffic and latency rule (issue 13): the kernels an unfused eager
+  implementation runs for the op, each with its device-profile class, FLOPs and the elements
+  it reads (activations, weights) and writes; ``traffic`` turns them into bytes at a dtype and
+  batch, and ``mac_1x1`` is ShuffleNet V2's memory access cost of a 1x1 convolution.
 
 Adding an op means writing one such class and decorating it with ``@register``.
 """
@@ -128,6 +132,78 @@ class Op:
     # --- torch -----------------------------------------------------------------------------
     def build(self, a: dict, x: Shape):  # pragma: no cover - each op overrides
         raise NotImplementedError(self.name)
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list["Kernel"]:
+        """The kernels the op runs (see :class:`Kernel`). Default: none (a view: nothing moves)."""
+        return []
+
+    def traffic(self, a: dict, x: Shape, y: Shape, batch: int = 1, dtype: str = "fp32") -> "Traffic":
+        """Bytes read (inputs, weights) and written by the op's kernels at a dtype and batch."""
+        return Traffic.of(self.kernels(a, x, y), batch, dtype)
+
+    def mac_1x1(self, a: dict, x: Shape, y: Shape, batch: int = 1) -> int | None:
+        """ShuffleNet V2's memory access cost (Section 2, G1) for 1x1 convolutions, in elements;
+        None for every other op."""
+        return None
+
+
+#: The op classes of a device profile: each has its own peak throughput and per-layer overhead.
+KERNEL_CLASSES = {
+    "conv": "dense convolution with a kernel larger than 1x1 (groups = 1)",
+    "conv1x1": "dense 1x1 (pointwise) convolution",
+    "grouped": "grouped convolution (1 < groups < channels)",
+    "depthwise": "depthwise convolution (groups = input channels)",
+    "linear": "fully connected layer",
+    "elementwise": "activations, batch norm, residual add, the SE multiply",
+    "pooling": "windowed max and average pooling",
+    "global_pool": "global and adaptive average pooling (a reduction of each channel)",
+    "data_movement": "channel shuffle, concat, zero-pad copies",
+}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One kernel of an op: its device-profile class, its FLOPs (a multiply-accumulate is 2),
+    and the elements it reads and writes. ``reads``, ``writes`` and ``flops`` are per sample
+    (they scale with the batch); ``weights`` (weights, biases, batch-norm statistics) are read
+    once per batch."""
+    cls: str
+    flops: int
+    reads: int
+    weights: int
+    writes: int
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Memory traffic in bytes and the FLOPs it serves, exact integers."""
+    input_bytes: int
+    weight_bytes: int
+    output_bytes: int
+    flops: int
+
+    @property
+    def read_bytes(self) -> int:
+        return self.input_bytes + self.weight_bytes
+
+    @property
+    def bytes(self) -> int:
+        return self.input_bytes + self.weight_bytes + self.output_bytes
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity: FLOPs per byte moved (0 when nothing moves)."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+    @classmethod
+    def of(cls, kernels: list[Kernel], batch: int, dtype: str) -> "Traffic":
+        from costmodel.count.dtypes import DTYPE_BYTES
+        size = DTYPE_BYTES[dtype]
+        return cls(sum(k.reads for k in kernels) * batch * size,
+                   sum(k.weights for k in kernels) * size,
+                   sum(k.writes for k in kernels) * batch * size,
+                   sum(k.flops for k in kernels) * batch)
 
 
 OPS: dict[str, Op] = {}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, need_map, pair, pair_str, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
 
 _COMMON = {
     "stride": F("pair", 1, "stride (int or [h, w])", minimum=1),
@@ -90,6 +90,30 @@ class _ConvBase(Op):
         import torch.nn as nn
         return nn.Conv2d(a["in_channels"], a["out"], a["kernel"], a["stride"], a["padding"],
                          a["dilation"], a["groups"], bias=a["bias"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernel_class(self, a: dict) -> str:
+        if self.is_depthwise(a):
+            return "depthwise"
+        if a["groups"] > 1:
+            return "grouped"
+        return "conv1x1" if a["kernel"] == (1, 1) else "conv"
+
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """One kernel: read the input map and the weights (and bias), write the output map;
+        2 FLOPs per multiply-accumulate plus one add per output element for the bias."""
+        bias = a["out"] if a["bias"] else 0
+        flops = 2 * self.macs(a, x, y) + (numel(y) if bias else 0)
+        return [Kernel(self.kernel_class(a), flops, numel(x), self.weights(a, x) + bias, numel(y))]
+
+    def mac_1x1(self, a: dict, x: Shape, y: Shape, batch: int = 1) -> int | None:
+        """ShuffleNet V2, Section 2 (G1): a 1x1 conv with c1 inputs and c2 outputs on an h x w
+        map has MAC = hw(c1 + c2) + c1*c2 (and c1*c2/g with g groups, G2), in elements. The
+        input and output maps are counted at their own size (so a stride-2 1x1 conv reads
+        h*w*c1 and writes (h/2)(w/2)*c2), once per sample; the weights once; no bias."""
+        if a["kernel"] != (1, 1):
+            return None
+        return batch * (numel(x) + numel(y)) + self.weights(a, x)
 
 
 @register

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, need_map, pair, pair_str, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, pair, pair_str, register
 from costmodel.ops.conv import conv_out
 
 
@@ -83,3 +83,27 @@ class Ghost(Op):
         from costmodel.torch.modules import GhostModule
         return GhostModule(a["in_channels"], a["out"], a["init"], a["cheap"], a["kernel"],
                            a["dw_kernel"], a["stride"], a["relu"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """As the module runs them: the primary conv (input -> m maps), its batch norm (4
+        statistics per channel) and ReLU; the cheap depthwise conv (m -> m(s-1) maps), its
+        batch norm and ReLU; the concat of both (read and write m*s maps); the slice to
+        ``out`` channels is a view."""
+        hw = y[1] * y[2]
+        k, d = a["kernel"], a["dw_kernel"]
+        init, cheap = a["init"], a["cheap"]
+        w1 = init * a["in_channels"] * k[0] * k[1]
+        primary = "conv1x1" if k == (1, 1) else "conv"
+        out = [Kernel(primary, 2 * w1 * hw, x[0] * x[1] * x[2], w1, init * hw),
+               Kernel("elementwise", 2 * init * hw, init * hw, 4 * init, init * hw)]
+        if a["relu"]:
+            out.append(Kernel("elementwise", init * hw, init * hw, 0, init * hw))
+        if cheap:
+            w2 = cheap * d[0] * d[1]
+            out += [Kernel("depthwise", 2 * w2 * hw, init * hw, w2, cheap * hw),
+                    Kernel("elementwise", 2 * cheap * hw, cheap * hw, 4 * cheap, cheap * hw)]
+            if a["relu"]:
+                out.append(Kernel("elementwise", cheap * hw, cheap * hw, 0, cheap * hw))
+            out.append(Kernel("data_movement", 0, (init + cheap) * hw, 0, (init + cheap) * hw))
+        return out

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, register
+from costmodel.ops.base import F, Kernel, Op, Shape, register
 
 
 @register
@@ -52,3 +52,11 @@ class Linear(Op):
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
         return nn.Linear(a["in_features"], a["out"], bias=a["bias"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """Read the input vector and the weight matrix (and bias), write the output vector;
+        2 FLOPs per multiply-accumulate plus the bias adds."""
+        bias = a["out"] if a["bias"] else 0
+        return [Kernel("linear", 2 * self.weights(a, x) + bias, x[0], self.weights(a, x) + bias,
+                       a["out"])]

@@ -3,7 +3,7 @@ entries; they are not written as entries themselves."""
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import Op, Shape, fmt_shape, numel, register
+from costmodel.ops.base import Kernel, Op, Shape, fmt_shape, numel, register
 
 
 @register
@@ -29,6 +29,13 @@ class Add(Op):
         from costmodel.torch.modules import Add as M
         return M()
 
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """One pairwise add per extra branch (as the module runs them): each reads two maps and
+        writes one."""
+        n = numel(y)
+        return [Kernel("elementwise", n, 2 * n, 0, n) for _ in range(a["inputs"] - 1)]
+
 
 @register
 class Concat(Op):
@@ -49,10 +56,16 @@ class Concat(Op):
         from costmodel.torch.modules import Concat as M
         return M()
 
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """A copy: read every branch (together the output's size), write the output."""
+        return [Kernel("data_movement", 0, numel(y), 0, numel(y))]
+
 
 @register
 class Split(Op):
-    """Channel split into chunks, one per branch (ShuffleNet v2). Zero in every convention."""
+    """Channel split into chunks, one per branch (ShuffleNet v2). Zero in every convention.
+    Memory traffic: none (the chunks are views of the input)."""
     name = "split"
     kind = "split"
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, need_map, pair, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, register
 
 
 @register
@@ -40,3 +40,9 @@ class ChannelPad(Op):
     def build(self, a: dict, x: Shape):
         from costmodel.torch.modules import ChannelPad
         return ChannelPad(a["before"], a["after"], a["stride"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """The subsampling is a view; the pad reads the kept pixels (C x H' x W') and writes
+        the padded output."""
+        return [Kernel("data_movement", 0, x[0] * y[1] * y[2], 0, numel(y))]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, need_map, numel, pair, pair_str, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
 
 
 def pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -52,6 +52,11 @@ class _Pool(Op):
     def describe(self, a: dict, x: Shape) -> tuple[str, str]:
         s = a["stride"]
         return f"{self.label} / s{s[0] if s[0] == s[1] else pair_str(s)}", f"Pool {pair_str(a['kernel'])}"
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """Read the input map once, write the output map; FLOPs as the full convention."""
+        return [Kernel("pooling", self.full(a, x, y), numel(x), 0, numel(y))]
 
 
 @register
@@ -123,6 +128,11 @@ class GlobalAvgPool(Op):
     def type_key(self, a: dict, x: Shape) -> str:
         return "Avg Pool (global)"
 
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """Read the input map, write one value per channel."""
+        return [Kernel("global_pool", numel(x), numel(x), 0, x[0])]
+
     def describe(self, a: dict, x: Shape) -> tuple[str, str]:
         return "Avg Pool / s1", f"Pool {x[1]}x{x[2]}"
 
@@ -173,3 +183,8 @@ class AdaptiveAvgPool(Op):
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
         return nn.AdaptiveAvgPool2d(a["size"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """Read the input map, write the output map."""
+        return [Kernel("global_pool", self.full(a, x, y), numel(x), 0, numel(y))]

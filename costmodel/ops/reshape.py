@@ -1,9 +1,10 @@
 """Ops that move data without arithmetic: flatten, channel shuffle, channel slice.
-No parameters; zero in every convention (fvcore ignores view/transpose/reshape/slice)."""
+No parameters; zero in every convention (fvcore ignores view/transpose/reshape/slice).
+Memory traffic: flatten and slice are views (nothing moves); the shuffle is a copy."""
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Op, Shape, need_map, numel, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, register
 
 
 @register
@@ -42,6 +43,11 @@ class ChannelShuffle(Op):
     def build(self, a: dict, x: Shape):
         from costmodel.torch.modules import ChannelShuffle as M
         return M(a["groups"])
+
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """The transpose is made contiguous: read the map, write it permuted."""
+        return [Kernel("data_movement", 0, numel(x), 0, numel(y))]
 
 
 @register

@@ -1,0 +1,228 @@
+"""`costmodel latency` (predicted, analytic: no torch), `calibrate`, `bench` and `roofline`.
+
+Only `calibrate` and `bench` import torch, inside the commands (the `torch` extra); `roofline`
+needs matplotlib (the `plots` extra)."""
+from __future__ import annotations
+
+import csv
+import enum
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from costmodel.count.profile import Spec
+from costmodel.spec.settings import parse_assignments
+
+from costmodel.cli.app import Format, app, console, emit, print_json, set_option
+
+
+class Dtype(str, enum.Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+    int8 = "int8"
+
+
+class By(str, enum.Enum):
+    layer = "layer"
+    type = "type"
+
+
+SPEC_ARG = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo).")
+DEVICE_HELP = ("A device profile: the name of a shipped one (costmodel/latency/devices/), or a "
+               "YAML file written by `costmodel calibrate`. Default: the shipped profile.")
+
+
+def _device(device: Optional[str]):
+    from costmodel.latency import devices
+    return devices.resolve(device if device else devices.default_name())
+
+
+def _csv(rows: list[dict]) -> None:
+    w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+
+
+@app.command(rich_help_panel="profile", epilog="Examples:\n\n"
+             "  costmodel latency mobilenet_v2\n\n"
+             "  costmodel latency shufflenet_v2 --set scale=0.5 --by type\n\n"
+             "  costmodel latency mobilenet_v1 --device my_profile.yaml --batch 8\n\n"
+             "  costmodel latency mobilenet_v2 --format json | jq .totals.time_ms")
+def latency(
+    spec: Path = SPEC_ARG,
+    set_: Optional[list[str]] = set_option(),
+    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME|FILE", help=DEVICE_HELP),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=65536, help="Batch size."),
+    dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Dtype (default: the profile's; "
+                                          "a profile holds for the dtype it was calibrated at)."),
+    by: By = typer.Option(By.layer, "--by", help="One row per layer, or per layer type."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """PREDICT the latency of a spec on a device profile, per layer and in total.
+
+    Analytic (no torch, milliseconds): every layer's kernels are priced by the calibrated
+    roofline overhead + max(FLOPs / peak, bytes / bandwidth) of their op class, and each layer
+    says what bounds it (compute, memory or overhead). A prediction, never a measurement: use
+    `costmodel bench` to measure, `costmodel bench --compare DEVICE` for both side by side.
+    """
+    from costmodel.latency.predict import predict
+    from costmodel.latency import report
+
+    p = Spec.load(spec).profile(**parse_assignments(set_))
+    pred = predict(p, _device(device), batch, dtype.value if dtype else None)
+    if fmt == Format.json:
+        print_json(pred.to_dict())
+        return
+    if fmt == Format.csv and by == By.layer:
+        _csv(report.latency_rows(pred))
+        return
+    emit(report.latency_type_table(pred) if by == By.type else report.latency_table(pred), fmt.value)
+    if fmt == Format.table:
+        d = pred.device
+        console().print(f"[bold]{pred.model}[/bold]: predicted {pred.time_s * 1e3:.3f} ms on "
+                        f"{d.name} ({d.threads} thread(s), {pred.dtype}, batch {batch})")
+
+
+@app.command(rich_help_panel="torch", epilog="Examples:\n\n"
+             "  costmodel calibrate --out my_cpu.yaml\n\n"
+             "  costmodel calibrate --quick --threads 1 --out /tmp/quick.yaml\n\n"
+             "  costmodel latency mobilenet_v2 --device my_cpu.yaml")
+def calibrate(
+    out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
+                             help="Where to write the profile (atomically)."),
+    threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
+    quick: bool = typer.Option(False, "--quick", help="4 shapes per op class instead of all "
+                               "(about 30 s instead of 2-3 minutes); a rougher fit."),
+    name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
+    budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
+                                 help="Timing per microbenchmark (default 0.8 s, 0.15 s with --quick)."),
+) -> None:
+    """Fit a device profile from torch microbenchmarks on this machine.
+
+    Synthetic one-op networks (never the zoo's networks) are swept over shapes and channel
+    counts for each op class (dense, 1x1, grouped and depthwise conv, linear, element-wise,
+    pooling, data movement) and timed; the roofline constants (peak per class, overhead per
+    kernel, memory bandwidth) are fitted by relative least squares (costmodel/latency/
+    calibrate.py documents the method). Prints the fit error per class. Needs the torch extra.
+    """
+    from costmodel.extras import need
+    need("torch", "costmodel calibrate")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from costmodel.latency import calibrate as cal
+    from costmodel.latency import report
+    from costmodel.output.atomic import ensure_dir, write_atomic
+    from costmodel.output.tabular import Column, Tabular
+
+    ensure_dir(out.parent if str(out.parent) else ".")
+    ms = cal.micros(quick)
+    budget_s = budget if budget else (0.15 if quick else 0.8)
+    err = console(stderr=True)
+    with Progress(TextColumn("calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=err, transient=True) as bar:
+        task = bar.add_task("", total=len(ms))
+        samples = cal.measure_all(ms, threads, budget_s,
+                                  lambda m: bar.update(task, advance=1, description=m.label[:60]))
+    bw, classes = cal.fit(samples)
+    prof = cal.make_profile(name or out.stem, bw, classes, threads, quick)
+    write_atomic(out, cal.dump(prof))
+    t = Tabular(title=f"calibration fit: {prof.name} ({prof.cpu}, {threads} thread(s), "
+                      f"torch {prof.torch})",
+                columns=[Column("Class", "left"), Column("Samples"), Column("Peak (GFLOP/s)"),
+                         Column("Overhead (us)"), Column("Fit MAPE")])
+    for c in classes:
+        cp = prof.cls(c)
+        t.add([c, cp.samples, f"{cp.peak_flops / 1e9:,.2f}", f"{cp.overhead_s * 1e6:,.2f}",
+               f"{100 * (cp.fit_mape or 0):.1f}%"])
+    t.notes = [f"Memory bandwidth: {bw / 1e9:,.2f} GB/s. Fit: relative least squares of "
+               "t = overhead + max(FLOPs / peak, bytes / bandwidth) over the microbenchmarks."]
+    emit(t, "table")
+    err.print(f"wrote {out}")
+
+
+@app.command(rich_help_panel="torch", epilog="Examples:\n\n"
+             "  costmodel bench mobilenet_v2\n\n"
+             "  costmodel bench shufflenet_v2 --set scale=0.5 --threads 1 --repeat 50\n\n"
+             "  costmodel bench mobilenet_v2 --compare epyc-1t\n\n"
+             "  costmodel bench mobilenet_v1 --format json | jq .totals.time_ms")
+def bench(
+    spec: Path = SPEC_ARG,
+    set_: Optional[list[str]] = set_option(),
+    threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
+    repeat: int = typer.Option(20, "--repeat", "-r", min=1, max=10000, help="Timed passes."),
+    warmup: int = typer.Option(3, "--warmup", "-w", min=0, max=10000, help="Untimed passes first."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=65536, help="Batch size."),
+    compare: Optional[str] = typer.Option(None, "--compare", "-c", metavar="DEVICE",
+                                          help="Put the prediction on this device profile beside "
+                                          "the measurement, per type and per layer, with the error."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+) -> None:
+    """MEASURE the latency of the module built from a spec (torch eager, CPU, fp32).
+
+    Warm-up passes, then the median and spread of timed passes in total, and per layer with
+    timing hooks on each layer's module. Refuses models over `verify`'s size limits before
+    building anything. Needs the torch extra.
+    """
+    from costmodel.extras import need
+    need("torch", "costmodel bench")
+    p = Spec.load(spec).profile(**parse_assignments(set_))
+    pred = None
+    if compare:
+        from costmodel.latency.predict import predict
+        pred = predict(p, _device(compare), batch, "fp32")
+    from costmodel.latency import report
+    from costmodel.latency.bench import check_limits, measure
+    check_limits(p, batch)
+    m = measure(p, threads, repeat, warmup, batch)
+    if fmt == Format.json:
+        data = m.to_dict()
+        if pred is not None:
+            layers, types = report.compare_rows(m, pred)
+            data["predicted"] = {"device": pred.device_dict(), "time_s": pred.time_s,
+                                 "error": (pred.time_s - m.totals["time_s"]) / m.totals["time_s"],
+                                 "by_type": types, "layers": layers}
+        print_json(data)
+        return
+    if fmt == Format.csv:
+        if pred is not None:
+            _csv(report.compare_rows(m, pred)[0])
+        else:
+            _csv([{**l, "kind": "measured", "threads": m.machine["threads"], "batch": batch}
+                  for l in m.layers])
+        return
+    for tab in (report.compare_tables(m, pred) if pred is not None else [report.bench_table(m)]):
+        emit(tab, fmt.value)
+    if fmt == Format.table:
+        tail = f"; predicted {pred.time_s * 1e3:.3f} ms on {pred.device.name}" if pred else ""
+        console().print(f"[bold]{m.model}[/bold]: measured {m.totals['time_s'] * 1e3:.3f} ms "
+                        f"(median of {repeat}, IQR/median {100 * m.totals['spread']:.1f}%, "
+                        f"{threads} thread(s), batch {batch}){tail}")
+
+
+@app.command(rich_help_panel="profile", epilog="Examples:\n\n"
+             "  costmodel roofline mobilenet_v2 --out mnv2_roofline.png\n\n"
+             "  costmodel roofline shufflenet_v2 --device my_cpu.yaml --out roof.svg")
+def roofline(
+    spec: Path = SPEC_ARG,
+    set_: Optional[list[str]] = set_option(),
+    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME|FILE", help=DEVICE_HELP),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE.png|svg", help="The plot file."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=65536, help="Batch size."),
+) -> None:
+    """Plot every layer (arithmetic intensity vs predicted attained FLOP/s) under the device's
+    roofs (one per op class), coloured by op class. Needs the plots extra (matplotlib)."""
+    from costmodel.extras import need
+    need("plots", "costmodel roofline")
+    from costmodel.errors import SpecError
+    from costmodel.latency.plot import roofline_plot
+    from costmodel.latency.predict import predict
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise SpecError("the plot file must end in .png or .svg", file=str(out))
+    p = Spec.load(spec).profile(**parse_assignments(set_))
+    pred = predict(p, _device(device), batch)
+    roofline_plot(pred, out)
+    console(stderr=True).print(f"wrote {out}")

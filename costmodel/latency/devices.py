@@ -1,0 +1,253 @@
+"""Device profiles: the data the roofline prediction runs on.
+
+A profile is a YAML file (read with the spec loader: safe YAML, size limits, line numbers), one
+per device, thread count and dtype. Schema (format 1)::
+
+    format: 1                     # profile format; a newer one is refused with a clear message
+    name: epyc-2c-1t              # what `--device NAME` finds (the file's stem for shipped ones)
+    description: free text
+    kind: cpu                     # cpu | gpu
+    dtype: fp32                   # the dtype the constants hold for
+    threads: 1                    # intra-op threads during calibration
+    batch: 1                      # batch of the microbenchmarks
+    torch: 2.13.0+cpu             # torch version that ran them (informative)
+    cpu: AMD EPYC                 # CPU or GPU model (informative)
+    calibrated: "2026-12-01T23:50:00Z"
+    method: free text (how the constants were obtained)
+    memory_bandwidth: 2.0e+10     # bytes/s, shared by every class
+    classes:                      # all nine, no others
+      conv:          {peak_flops: 4.0e+10, overhead_s: 2.0e-05, fit_mape: 0.06, samples: 16}
+      conv1x1:       {...}
+      grouped:       {...}
+      depthwise:     {...}
+      linear:        {...}
+      elementwise:   {...}
+      pooling:       {...}
+      global_pool:   {...}
+      data_movement: {...}
+
+``peak_flops`` (FLOP/s, a multiply-accumulate counting 2) and ``overhead_s`` (seconds per
+kernel) are required and must be positive; ``fit_mape`` and ``samples`` (the calibration's fit
+error and sample count) are optional. Numbers may be written 2e10 or 2.0e+10.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
+
+from costmodel.count.dtypes import DTYPE_BYTES
+from costmodel.errors import SpecError
+from costmodel.ops.base import KERNEL_CLASSES
+from costmodel.spec.loader import LineDict, read_spec_file
+
+FORMAT = 1
+DEVICES_DIR = Path(__file__).resolve().parent / "devices"
+MAX_NUMBER = 1e18
+
+
+def _number(v: Any) -> float:
+    """A finite number; YAML 1.1 reads ``2e10`` (no dot) as a string, so numeric strings of
+    that form are accepted too. Booleans and other strings are refused."""
+    if isinstance(v, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    if v > MAX_NUMBER:
+        raise ValueError(f"must be at most {MAX_NUMBER:g}")
+    return float(v)
+
+
+Positive = Annotated[float, BeforeValidator(_number), Field(gt=0)]
+NonNegative = Annotated[float, BeforeValidator(_number), Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ClassProfile(_Strict):
+    peak_flops: Positive
+    overhead_s: Positive
+    fit_mape: Optional[NonNegative] = None
+    samples: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
+
+
+class Classes(_Strict):
+    conv: ClassProfile
+    conv1x1: ClassProfile
+    grouped: ClassProfile
+    depthwise: ClassProfile
+    linear: ClassProfile
+    elementwise: ClassProfile
+    pooling: ClassProfile
+    global_pool: ClassProfile
+    data_movement: ClassProfile
+
+
+assert set(Classes.model_fields) == set(KERNEL_CLASSES), "device classes out of step with ops"
+
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class DeviceProfile(_Strict):
+    format: Annotated[int, Field(ge=1)]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    description: Text = ""
+    kind: Literal["cpu", "gpu"]
+    dtype: Literal["fp32", "fp16", "bf16", "int8"]
+    threads: Annotated[int, Field(ge=1, le=4096)]
+    batch: Annotated[int, Field(ge=1, le=65536)] = 1
+    torch: Text = ""
+    cpu: Text = ""
+    calibrated: Text = ""
+    method: Text = ""
+    memory_bandwidth: Positive
+    classes: Classes
+
+    _file: str = PrivateAttr("")
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    def cls(self, name: str) -> ClassProfile:
+        return getattr(self.classes, name)
+
+    def label(self) -> str:
+        return f"{self.name} ({self.kind}, {self.threads} thread{'s' * (self.threads != 1)}, {self.dtype})"
+
+
+assert set(DeviceProfile.model_fields["dtype"].annotation.__args__) == set(DTYPE_BYTES)
+
+
+def known() -> list[str]:
+    return sorted(p.stem for p in DEVICES_DIR.glob("*.yaml"))
+
+
+def _line(raw: Any, loc: tuple) -> int | None:
+    line = getattr(raw, "line", None)
+    node = raw
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part) or line
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _message(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        if len(err["loc"]) == 2 and err["loc"][0] == "classes":
+            return (f"unknown op class {err['loc'][1]!r}{_close(str(err['loc'][1]), KERNEL_CLASSES)}; "
+                    f"classes: {', '.join(KERNEL_CLASSES)}")
+        return f"unknown field {loc!r}"
+    if etype == "missing":
+        return f"missing field {loc!r}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"field {loc!r}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})"
+
+
+def _close(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def parse(raw: Any, file: str) -> DeviceProfile:
+    if not isinstance(raw, dict):
+        raise SpecError("a device profile must be a mapping (format, name, kind, ..., classes)",
+                        file=file, line=getattr(raw, "line", 1))
+    fmt = raw.get("format")
+    if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
+        raise SpecError(f"device profile format {fmt} is newer than this costmodel reads "
+                        f"(format {FORMAT}): upgrade costmodel", file=file,
+                        line=_line(raw, ("format",)))
+    try:
+        prof = DeviceProfile.model_validate(dict(raw))
+    except ValidationError as exc:
+        errors = exc.errors()
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        raise SpecError(_message(err), file=file, line=_line(raw, err["loc"])) from None
+    if prof.format != FORMAT:
+        raise SpecError(f"device profile format {prof.format} is not readable (this costmodel "
+                        f"reads format {FORMAT})", file=file, line=_line(raw, ("format",)))
+    prof._file = file
+    return prof
+
+
+def load_file(path: "str | os.PathLike") -> DeviceProfile:
+    file = os.fspath(path)
+    try:
+        raw = read_spec_file(file)
+    except SpecError as exc:
+        if "a spec needs" in exc.message:
+            raise SpecError("the device profile is empty", file=file) from None
+        raise
+    return parse(raw, file)
+
+
+def resolve(device: "str | os.PathLike") -> DeviceProfile:
+    """A profile by shipped name (``costmodel/latency/devices/NAME.yaml``) or by file path."""
+    text = os.fspath(device)
+    if "/" in text or os.sep in text or text.endswith((".yaml", ".yml")):
+        return load_file(text)
+    path = DEVICES_DIR / f"{text}.yaml"
+    if not path.is_file():
+        names = known()
+        raise SpecError(f"unknown device {text!r}{_close(text, names)}; known devices: "
+                        f"{', '.join(names) or '(none shipped)'} (or give a profile file: "
+                        "`costmodel calibrate --out my.yaml`)", file="--device")
+    return load_file(path)
+
+
+def default_name() -> str:
+    """The shipped profile used when --device is not given: the first shipped CPU profile."""
+    names = known()
+    if not names:
+        raise SpecError("no device profile is shipped; give --device FILE")
+    return names[0]
+
+
+def _num(v: float) -> str:
+    """A float YAML 1.1 reads back as a float (a dot and a signed exponent)."""
+    return f"{v:.6e}"
+
+
+def dump(prof: DeviceProfile) -> str:
+    """The profile as commented YAML (what `calibrate` writes)."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    lines = [
+        "# costmodel device profile (format 1): `costmodel latency SPEC --device FILE`.",
+        "# peak_flops: FLOP/s (a multiply-accumulate is 2); overhead_s: seconds per kernel;",
+        "# memory_bandwidth: bytes/s. Predicted time of a kernel:",
+        "#   overhead_s + max(flops / peak_flops, bytes / memory_bandwidth).",
+        f"format: {prof.format}", f"name: {q(prof.name)}", f"description: {q(prof.description)}",
+        f"kind: {prof.kind}", f"dtype: {prof.dtype}", f"threads: {prof.threads}",
+        f"batch: {prof.batch}", f"torch: {q(prof.torch)}", f"cpu: {q(prof.cpu)}",
+        f"calibrated: {q(prof.calibrated)}", f"method: {q(prof.method)}",
+        f"memory_bandwidth: {_num(prof.memory_bandwidth)}", "classes:"]
+    for name in KERNEL_CLASSES:
+        c = prof.cls(name)
+        extra = ""
+        if c.fit_mape is not None:
+            extra += f", fit_mape: {c.fit_mape:.4f}"
+        if c.samples is not None:
+            extra += f", samples: {c.samples}"
+        lines.append(f"  {name + ':':<15}{{peak_flops: {_num(c.peak_flops)}, "
+                     f"overhead_s: {_num(c.overhead_s)}{extra}}}")
+    return "\n".join(lines) + "\n"

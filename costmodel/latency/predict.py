@@ -1,0 +1,148 @@
+"""The calibrated roofline: predicted latency of every layer on a device profile (no torch).
+
+Every kernel of a layer (``Op.kernels``) of class c, with F FLOPs and B bytes at the batch and
+dtype, takes
+
+    t = overhead_c + max(F / peak_c, B / bandwidth)
+
+(a roofline with a fixed cost per kernel launch: framework dispatch, memory allocation, thread
+wake-up). A layer's time is the sum over its kernels; what bounds it is the largest of its
+three parts: compute (kernels whose F / peak_c wins), memory (those whose B / bandwidth wins),
+or overhead. Always a prediction: every result carries the profile's name, threads and dtype.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from costmodel.count.dtypes import DTYPE_BYTES
+from costmodel.count.profile import Profile
+from costmodel.errors import SpecError
+from costmodel.latency.devices import DeviceProfile
+from costmodel.latency.traffic import LayerTraffic, check_batch, check_dtype, layer_traffic, totals
+from costmodel.ops.base import Kernel
+
+BOUNDS = ("compute", "memory", "overhead")
+
+
+@dataclass(frozen=True)
+class KernelTime:
+    compute_s: float
+    memory_s: float
+    overhead_s: float
+
+    @property
+    def time_s(self) -> float:
+        return self.overhead_s + max(self.compute_s, self.memory_s)
+
+
+def kernel_time(k: Kernel, dev: DeviceProfile, batch: int, dtype: str) -> KernelTime:
+    c = dev.cls(k.cls)
+    size = DTYPE_BYTES[dtype]
+    moved = ((k.reads + k.writes) * batch + k.weights) * size
+    return KernelTime(k.flops * batch / c.peak_flops, moved / dev.memory_bandwidth, c.overhead_s)
+
+
+@dataclass
+class LayerTime:
+    traffic: LayerTraffic
+    time_s: float
+    compute_s: float      # time of the kernels bound by compute (their compute part)
+    memory_s: float       # time of the kernels bound by memory (their memory part)
+    overhead_s: float     # the kernels' fixed overheads
+    line: int | None = None
+
+    @property
+    def bound(self) -> str:
+        if not self.traffic.kernels:
+            return "-"
+        parts = {"compute": self.compute_s, "memory": self.memory_s, "overhead": self.overhead_s}
+        return max(BOUNDS, key=lambda b: parts[b])
+
+    def to_dict(self, total: float) -> dict:
+        t = self.traffic.traffic
+        return {"name": self.traffic.name, "op": self.traffic.op, "type": self.traffic.type,
+                "class": self.traffic.op_class, "time_s": self.time_s,
+                "share": self.time_s / total if total else 0.0, "bound": self.bound,
+                "compute_s": self.compute_s, "memory_s": self.memory_s,
+                "overhead_s": self.overhead_s, "kernels": len(self.traffic.kernels),
+                "flops": t.flops, "bytes": t.bytes, "input_bytes": t.input_bytes,
+                "weight_bytes": t.weight_bytes, "output_bytes": t.output_bytes,
+                "intensity": round(t.intensity, 4), "mac_1x1": self.traffic.mac_1x1}
+
+
+def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str) -> LayerTime:
+    compute = memory = overhead = 0.0
+    for k in lt.kernels:
+        kt = kernel_time(k, dev, batch, dtype)
+        overhead += kt.overhead_s
+        if kt.compute_s >= kt.memory_s:
+            compute += kt.compute_s
+        else:
+            memory += kt.memory_s
+    return LayerTime(lt, overhead + compute + memory, compute, memory, overhead)
+
+
+@dataclass
+class Prediction:
+    model: str
+    device: DeviceProfile
+    settings: dict
+    batch: int
+    dtype: str
+    layers: list[LayerTime] = field(default_factory=list)
+
+    @property
+    def time_s(self) -> float:
+        return sum(l.time_s for l in self.layers)
+
+    def by_bound(self) -> dict[str, float]:
+        out = {b: 0.0 for b in BOUNDS}
+        for l in self.layers:
+            if l.bound in out:
+                out[l.bound] += l.time_s
+        return out
+
+    def by_type(self) -> list[dict]:
+        rows: dict[str, dict] = {}
+        for l in self.layers:
+            r = rows.setdefault(l.traffic.type, {"type": l.traffic.type, "layers": 0, "time_s": 0.0,
+                                                 "flops": 0, "bytes": 0})
+            r["layers"] += 1
+            r["time_s"] += l.time_s
+            r["flops"] += l.traffic.traffic.flops
+            r["bytes"] += l.traffic.traffic.bytes
+        total = self.time_s
+        for r in rows.values():
+            r["share"] = r["time_s"] / total if total else 0.0
+        return sorted(rows.values(), key=lambda r: -r["time_s"])
+
+    def device_dict(self) -> dict:
+        d = self.device
+        return {"name": d.name, "file": d.file, "kind": d.kind, "threads": d.threads,
+                "dtype": d.dtype, "torch": d.torch, "cpu": d.cpu, "calibrated": d.calibrated}
+
+    def to_dict(self) -> dict:
+        total = self.time_s
+        t = totals([l.traffic for l in self.layers])
+        return {"model": self.model, "kind": "predicted", "device": self.device_dict(),
+                "settings": dict(self.settings), "batch": self.batch, "dtype": self.dtype,
+                "totals": {"time_s": total, "time_ms": total * 1e3, **t,
+                           "kernels": sum(len(l.traffic.kernels) for l in self.layers),
+                           "by_bound_s": self.by_bound()},
+                "by_type": self.by_type(),
+                "layers": [l.to_dict(total) for l in self.layers]}
+
+
+def predict(p: Profile, dev: DeviceProfile, batch: int = 1, dtype: str | None = None) -> Prediction:
+    """The predicted latency of a profiled network on ``dev`` (dtype: the profile's own)."""
+    dtype = dev.dtype if dtype is None else check_dtype(dtype)
+    check_batch(batch)
+    if dtype != dev.dtype:
+        raise SpecError(f"device profile {dev.name!r} was calibrated at {dev.dtype}, not {dtype}: "
+                        f"calibrate at {dtype} or give a profile for it", file=dev.file or None)
+    pred = Prediction(p.model, dev, p.settings, batch, dtype)
+    for layer in p.layers:
+        lt = layer_time(layer_traffic(layer, batch, dtype), dev, batch, dtype)
+        lt.line = layer.line
+        pred.layers.append(lt)
+    return pred

@@ -1,0 +1,331 @@
+"""Memory traffic (rules derived by hand), the roofline arithmetic on a hand-made profile,
+device-profile validation, and the latency / calibrate / bench commands' output. No test
+asserts a timing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from costmodel.count.profile import profile
+from costmodel.errors import SpecError
+from costmodel.latency import devices
+from costmodel.latency.predict import predict
+from costmodel.latency.traffic import totals, traffic
+
+HAND = ROOT / "tests" / "data" / "device_hand.yaml"
+
+
+def one(entry: dict, shape, **kw):
+    """The traffic rows of a one-layer network."""
+    p = profile({"name": "t", "input": list(shape), "layers": [entry]})
+    return traffic(p.layers, **kw)
+
+
+# -- traffic, by hand --------------------------------------------------------------------------
+def test_mac_of_a_1x1_conv_is_shufflenet_v2s_formula():
+    # ShuffleNet V2, Section 2: MAC = hw(c1 + c2) + c1*c2; h = w = 28, c1 = c2 = 58
+    (r,) = one({"op": "pointwise", "out": 58}, (58, 28, 28))
+    assert r.mac_1x1 == 28 * 28 * (58 + 58) + 58 * 58 == 94_308
+    # fp32 bytes: the two maps and the weights, 4 bytes each
+    assert r.traffic.input_bytes == 58 * 784 * 4
+    assert r.traffic.weight_bytes == 58 * 58 * 4
+    assert r.traffic.output_bytes == 58 * 784 * 4
+    assert r.traffic.bytes == 4 * 94_308
+    # 2 FLOPs per multiply-accumulate: 2 * 58 * 58 * 784
+    assert r.traffic.flops == 5_274_752
+    assert r.traffic.intensity == pytest.approx(5_274_752 / (4 * 94_308))
+    assert r.op_class == "conv1x1"
+
+
+def test_mac_at_equal_flops_is_least_for_equal_widths():
+    # G1: B = hw c1 c2 fixed (hw = 784, c1 c2 = 128^2); MAC >= 2 sqrt(hwB) + B/hw, equality at c1 = c2
+    macs = {(c1, c2): one({"op": "pointwise", "out": c2}, (c1, 28, 28))[0].mac_1x1
+            for c1, c2 in [(128, 128), (64, 256), (32, 512), (16, 1024)]}
+    assert macs[(128, 128)] == 784 * 256 + 128 * 128
+    assert macs[(16, 1024)] == 784 * 1040 + 16 * 1024
+    assert sorted(macs, key=macs.get) == [(128, 128), (64, 256), (32, 512), (16, 1024)]
+
+
+def test_grouped_1x1_mac_divides_the_weights_by_g():
+    # G2: MAC = hw(c1 + c2) + c1 c2 / g; c1 = 240, c2 = 60, g = 3 at 28x28
+    (r,) = one({"op": "pointwise", "out": 60, "groups": 3}, (240, 28, 28))
+    assert r.mac_1x1 == 784 * 300 + 240 * 60 // 3 == 240_000
+    assert r.op_class == "grouped"
+
+
+def test_stride_2_pointwise_reads_the_input_and_writes_the_smaller_output():
+    (r,) = one({"op": "pointwise", "out": 32, "stride": 2}, (16, 8, 8))
+    assert r.mac_1x1 == 16 * 64 + 32 * 16 + 16 * 32
+
+
+def test_depthwise_at_fp16_and_batch_4():
+    # 3x3 depthwise, 32 x 112 x 112, stride 1: input and output 401,408 elements per sample,
+    # 32 * 9 = 288 weights read once per batch; 2 bytes each
+    (r,) = one({"op": "depthwise", "kernel": 3}, (32, 112, 112), batch=4, dtype="fp16")
+    n = 32 * 112 * 112
+    assert r.traffic.input_bytes == 4 * n * 2 and r.traffic.output_bytes == 4 * n * 2
+    assert r.traffic.weight_bytes == 288 * 2
+    assert r.traffic.flops == 4 * 2 * 288 * 112 * 112
+    assert r.mac_1x1 is None and r.op_class == "depthwise"
+
+
+def test_dense_3x3_with_bias():
+    (r,) = one({"op": "conv2d", "out": 8, "kernel": 3, "bias": True}, (4, 10, 10))
+    # weights 8 * 4 * 9 = 288 + 8 bias; output 8 * 100; FLOPs 2 * 288 * 100 + 800 bias adds
+    assert r.traffic.weight_bytes == 296 * 4
+    assert r.traffic.flops == 2 * 288 * 100 + 800
+    assert r.op_class == "conv" and r.mac_1x1 is None
+
+
+def test_concat_add_and_views():
+    p = profile({"name": "t", "input": [16, 8, 8], "layers": [
+        {"parallel": [[], []], "merge": "concat", "name": "cat"},
+        {"parallel": [[], [], []], "merge": "add", "name": "sum"},
+        {"parallel": [[], []], "split": 2, "merge": "concat", "name": "halves"},
+        {"op": "flatten", "name": "flatten"}]})
+    rows = {r.name: r for r in traffic(p.layers)}
+    n = 32 * 64
+    cat = rows["cat.concat"].traffic
+    assert (cat.input_bytes, cat.output_bytes, cat.flops) == (4 * n, 4 * n, 0)
+    add = rows["sum.add"].traffic        # 3 branches: two pairwise adds, each 2 reads, 1 write
+    assert add.input_bytes == 2 * 2 * n * 4 and add.output_bytes == 2 * n * 4 and add.flops == 2 * n
+    assert rows["halves.split"].traffic.bytes == 0          # chunks are views
+    assert rows["flatten"].traffic.bytes == 0 and rows["flatten"].op_class == "-"
+
+
+def test_batch_norm_reads_four_statistics_per_channel():
+    (r,) = one({"op": "batch_norm"}, (10, 4, 4))
+    assert r.traffic.weight_bytes == 4 * 10 * 4
+    (r,) = one({"op": "batch_norm", "affine": False}, (10, 4, 4))
+    assert r.traffic.weight_bytes == 2 * 10 * 4
+
+
+def test_totals_add_up_and_the_profile_command_shows_traffic(cli):
+    p = profile("mobilenet_v2")
+    rows = traffic(p.layers)
+    t = totals(rows)
+    assert t["bytes"] == sum(r.traffic.bytes for r in rows)
+    # conv/linear FLOPs are twice the paper's mult-adds (plus bias adds of the classifier: 1000)
+    conv_flops = sum(r.traffic.flops for r in rows if r.op_class in ("conv", "conv1x1", "depthwise", "linear"))
+    assert conv_flops == 2 * p.mult_adds + 1000
+    r = cli("profile", "mobilenet_v2", "--traffic", "--dtype", "int8", "--format", "json")
+    assert r.code == 0, r
+    d = json.loads(r.out)
+    assert d["dtype"] == "int8" and d["traffic"]["totals"]["bytes"] * 4 == t["bytes"]
+    md = cli("profile", "shufflenet_v2", "--traffic", "--format", "markdown")
+    assert md.code == 0 and "MAC 1x1" in md.out
+
+
+# -- the roofline on a hand-made profile --------------------------------------------------------
+def test_roofline_arithmetic_on_a_hand_made_profile():
+    dev = devices.load_file(HAND)
+    p = profile({"name": "t", "input": [58, 28, 28], "layers": [
+        {"op": "pointwise", "out": 58, "name": "pw"},
+        {"op": "relu", "name": "relu"},
+        {"op": "global_avg_pool", "name": "gap"}, {"op": "flatten", "name": "flatten"},
+        {"op": "linear", "out": 2, "name": "fc"}]})
+    pred = predict(p, dev)
+    t = {l.traffic.name: l for l in pred.layers}
+    # pw: 5,274,752 FLOPs / 1e10 = 527.4752 us > 377,232 B / 1e10 = 37.7232 us; + 10 us
+    assert t["pw"].time_s == pytest.approx(10e-6 + 527.4752e-6) and t["pw"].bound == "compute"
+    # relu: 45,472 FLOPs / 1e10 = 4.5472 us < 363,776 B / 1e10 = 36.3776 us; + 10 us
+    assert t["relu"].time_s == pytest.approx(10e-6 + 36.3776e-6) and t["relu"].bound == "memory"
+    # gap: 45,472 FLOPs -> 4.5472 us < (45,472 + 58) * 4 B -> 18.212 us; + 10 us
+    assert t["gap"].time_s == pytest.approx(10e-6 + 18.212e-6) and t["gap"].bound == "memory"
+    # fc: 58*2*2 + 2 = 234 FLOPs, (58 + 116 + 2 + 2) * 4 = 712 B: 71.2 ns; overhead 10 us wins
+    assert t["fc"].time_s == pytest.approx(10e-6 + 71.2e-9) and t["fc"].bound == "overhead"
+    assert t["flatten"].time_s == 0 and t["flatten"].bound == "-"
+    assert pred.time_s == pytest.approx(sum(l.time_s for l in pred.layers))
+    d = pred.to_dict()
+    assert d["kind"] == "predicted" and d["device"]["name"] == "hand"
+    assert {"time_s", "flops", "bytes"} <= set(d["totals"])
+    assert {"name", "op", "time_s", "bound", "flops", "bytes", "intensity"} <= set(d["layers"][0])
+
+
+def test_batch_scales_activations_not_weights():
+    dev = devices.load_file(HAND)
+    p = profile({"name": "t", "input": [64], "layers": [{"op": "linear", "out": 1000, "bias": False}]})
+    one_, eight = predict(p, dev, 1), predict(p, dev, 8)
+    # batch 1: 128,000 FLOPs -> 12.8 us; bytes (64 + 64,000 + 1000) * 4 = 260,256 -> 26.0256 us
+    assert one_.time_s == pytest.approx(10e-6 + 26.0256e-6)
+    # batch 8: FLOPs 1,024,000 -> 102.4 us; bytes (8 * 1064 + 64,000) * 4 = 290,048 -> 29.0048 us
+    assert eight.time_s == pytest.approx(10e-6 + 102.4e-6)
+    assert eight.layers[0].bound == "compute" and one_.layers[0].bound == "memory"
+
+
+def test_a_profile_holds_for_its_own_dtype():
+    dev = devices.load_file(HAND)
+    with pytest.raises(SpecError, match="calibrated at fp32, not fp16"):
+        predict(profile("mobilenet_v1"), dev, 1, "fp16")
+
+
+def test_ghost_and_se_kernels_follow_their_modules():
+    p = profile({"name": "t", "input": [16, 8, 8], "layers": [
+        {"op": "ghost", "out": 16, "name": "g"}, {"op": "se", "squeeze": 4, "name": "se"}]})
+    g, se = traffic(p.layers)
+    # ghost, ratio 2: primary 1x1 16 -> 8, bn, relu, cheap dw 8 -> 8, bn, relu, concat
+    assert [k.cls for k in g.kernels] == ["conv1x1", "elementwise", "elementwise", "depthwise",
+                                          "elementwise", "elementwise", "data_movement"]
+    assert g.traffic.flops == 2 * 8 * 16 * 64 + 2 * 8 * 64 + 8 * 64 + 2 * 8 * 9 * 64 + 2 * 8 * 64 + 8 * 64
+    assert [k.cls for k in se.kernels] == ["global_pool", "conv1x1", "elementwise", "conv1x1",
+                                           "elementwise", "elementwise"]
+    # the multiply reads the map and the 16 gates, writes the map
+    assert se.kernels[-1].reads == 16 * 64 + 16 and se.kernels[-1].writes == 16 * 64
+
+
+# -- device profiles: validation ---------------------------------------------------------------
+GOOD = HAND.read_text()
+
+
+@pytest.mark.parametrize("old,new,line,message", [
+    ("memory_bandwidth: 1e10          # 10 GB/s\n", "", None, "missing field 'memory_bandwidth'"),
+    ("{peak_flops: 1e9, overhead_s: 1e-5}", "{peak_flops: 0, overhead_s: 1e-5}", 16, "greater than 0"),
+    ("{peak_flops: 5e9, overhead_s: 2e-5}", "{peak_flops: 5e9, overhead_s: -2e-5}", 12, "greater than 0"),
+    ("  pooling:  ", "  poolng:   ", 16, "unknown op class 'poolng' (did you mean 'pooling'?)"),
+    ("{peak_flops: 2e10, overhead_s: 1e-5}", "{peak_flops: fast, overhead_s: 1e-5}", 10, "must be a number"),
+    ("threads: 1", "threads: one", 7, "threads"),
+    ("format: 1", "format: 7", 2, "format 7 is newer"),
+    ("kind: cpu", "kind: tpu", 5, "kind"),
+])
+def test_bad_profiles_exit_2_with_file_and_line(cli, tmp_path, old, new, line, message):
+    assert old in GOOD
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace(old, new, 1))
+    with pytest.raises(SpecError) as exc:
+        devices.load_file(bad)
+    assert message in str(exc.value)
+    if line is not None:
+        assert str(exc.value).startswith(f"{bad}:{line}:"), str(exc.value)
+    r = cli("latency", "mobilenet_v1", "--device", bad)
+    assert r.code == 2 and r.err.startswith(f"error: {bad}") and message in r.err
+    assert "Traceback" not in r.err
+
+
+def test_missing_class_and_unknown_device(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join(l for l in GOOD.splitlines() if not l.startswith("  linear:")) + "\n")
+    r = cli("latency", "mobilenet_v1", "--device", bad)
+    assert r.code == 2 and "missing field 'classes.linear'" in r.err
+    r = cli("latency", "mobilenet_v1", "--device", "no_such_device")
+    assert r.code == 2 and "unknown device 'no_such_device'" in r.err
+    for name in devices.known():
+        assert name in r.err
+    r = cli("latency", "mobilenet_v1", "--device", tmp_path / "absent.yaml")
+    assert r.code == 2 and "no such file" in r.err
+
+
+def test_the_shipped_profiles_load_and_round_trip(tmp_path):
+    assert devices.known(), "a calibrated profile of this machine is shipped"
+    for name in devices.known():
+        prof = devices.resolve(name)
+        assert prof.name == name and prof.torch and prof.cpu and prof.threads >= 1
+        again = tmp_path / f"{name}.yaml"
+        again.write_text(devices.dump(prof))
+        assert devices.load_file(again).model_dump() == prof.model_dump()
+
+
+# -- the commands -------------------------------------------------------------------------------
+def test_latency_command_formats(cli):
+    r = cli("latency", "mobilenet_v2", "--device", HAND, "--format", "json")
+    assert r.code == 0, r
+    d = json.loads(r.out)
+    assert d["model"] == "mobilenet_v2" and d["kind"] == "predicted"
+    assert d["device"]["name"] == "hand" and d["batch"] == 1 and d["dtype"] == "fp32"
+    assert d["totals"]["time_s"] == pytest.approx(sum(l["time_s"] for l in d["layers"]))
+    assert {l["bound"] for l in d["layers"]} <= {"compute", "memory", "overhead", "-"}
+    table = cli("latency", "mobilenet_v2", "--device", HAND)
+    assert table.code == 0 and "PREDICTED" in table.out and "hand" in table.out
+    by_type = cli("latency", "mobilenet_v2", "--device", HAND, "--by", "type", "--format", "markdown")
+    assert by_type.code == 0 and "| Conv 1x1 |" in by_type.out
+    csv_ = cli("latency", "mobilenet_v2", "--device", HAND, "--format", "csv")
+    assert csv_.code == 0 and csv_.out.splitlines()[0].startswith("name,op,type,class,time_s")
+    assert cli("latency", "mobilenet_v2").code == 0      # the shipped default profile
+
+
+def test_latency_imports_no_torch():
+    code = ("import sys; from costmodel.cli.app import main\n"
+            "try:\n    main(['latency', 'mobilenet_v2', '--format', 'json'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "bad = [m for m in ('torch', 'fvcore', 'matplotlib', 'onnx') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout)["kind"] == "predicted"
+
+
+def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
+    out = tmp_path / "quick.yaml"
+    r = cli("calibrate", "--quick", "--budget", "0.002", "--out", out)
+    assert r.code == 0, r
+    prof = devices.load_file(out)
+    assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
+    assert all(prof.cls(c).samples == 4 for c in ("conv", "depthwise", "data_movement"))
+    assert "Fit MAPE" in r.out and "conv1x1" in r.out
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert cli("latency", "mobilenet_v1", "--device", out).code == 0
+
+
+def test_calibrate_interrupted_leaves_no_profile(tmp_path, monkeypatch):
+    from costmodel.latency import calibrate as cal
+    from conftest import run_cli
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cal, "measure_all", boom)
+    out = tmp_path / "p.yaml"
+    r = run_cli("calibrate", "--quick", "--out", out)
+    assert r.code == 130 and not out.exists() and not list(tmp_path.iterdir())
+
+
+TINY = {"name": "tiny", "input": [3, 16, 16], "layers": [
+    {"op": "conv2d", "out": 8, "kernel": 3, "stride": 2, "name": "conv"},
+    {"op": "batch_norm", "name": "bn"}, {"op": "relu", "name": "relu"},
+    {"residual": [{"op": "depthwise", "name": "dw"}], "name": "res"},
+    {"op": "global_avg_pool", "name": "gap"}, {"op": "flatten", "name": "flat"},
+    {"op": "linear", "out": 4, "name": "fc"}]}
+
+
+def test_bench_on_a_tiny_spec(cli, tmp_path):
+    import yaml
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(yaml.safe_dump(TINY))
+    r = cli("bench", spec, "--repeat", "3", "--warmup", "1", "--format", "json")
+    assert r.code == 0, r
+    d = json.loads(r.out)
+    p = profile(TINY)
+    assert d["kind"] == "measured" and d["machine"]["threads"] == 1 and d["batch"] == 1
+    assert [l["name"] for l in d["layers"]] == [l.name for l in p.layers]
+    t = d["totals"]
+    assert t["min_s"] <= t["p25_s"] <= t["time_s"] <= t["p75_s"] <= t["max_s"]
+    assert all(l["time_s"] >= 0 for l in d["layers"])
+    c = cli("bench", spec, "--repeat", "2", "--compare", HAND, "--format", "json")
+    assert c.code == 0, c
+    dc = json.loads(c.out)
+    assert dc["predicted"]["device"]["name"] == "hand"
+    assert {r["type"] for r in dc["predicted"]["by_type"]} >= {"Conv 3x3", "Conv DW 3x3"}
+    table = cli("bench", spec, "--repeat", "2", "--compare", HAND)
+    assert table.code == 0 and "MEASURED" in table.out and "PREDICTED" in table.out
+
+
+def test_bench_refuses_models_over_the_size_limit_before_building(cli, write_spec):
+    big = write_spec("""
+        name: big
+        input: [100000]
+        layers:
+          - {op: linear, out: 100000}
+    """)
+    r = cli("bench", big)
+    assert r.code == 2 and "limit" in r.err
+
+
+def test_roofline_plot(cli, tmp_path):
+    out = tmp_path / "roof.svg"
+    r = cli("roofline", "mobilenet_v2", "--device", HAND, "--out", out)
+    assert r.code == 0, r
+    assert out.read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert cli("roofline", "mobilenet_v2", "--device", HAND, "--out", tmp_path / "x.gif").code == 2
