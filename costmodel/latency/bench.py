@@ -1,7 +1,7 @@
 """Measured latency of the module built from a spec (torch eager, CPU): warm-up, then the
 median and spread of repeated runs, in total and per layer (forward hooks on each layer's
 module). Measured, never predicted: every result names the machine, torch, threads and batch.
-Needs the `torch` extra (imported here, at the edge)."""
+Needs the `torch` extra (imported inside the functions that run torch)."""
 from __future__ import annotations
 
 import os
@@ -11,12 +11,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import torch
-
 from costmodel.count.profile import Profile
 from costmodel.errors import SpecError
-from costmodel.torch.builder import build, example_input
-from costmodel.torch.crosscheck import MAX_ACTIVATION_ELEMENTS, check_size
 
 MAX_REPEAT = 10_000
 
@@ -34,6 +30,7 @@ def cpu_model() -> str:
 
 
 def machine() -> dict:
+    import torch
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "platform": platform.platform()}
 
@@ -44,6 +41,7 @@ def threads(n: int | None):
     if n is None:
         yield
         return
+    import torch
     if not 1 <= n <= 4096:
         raise SpecError(f"--threads must be from 1 to 4096, got {n}")
     before = torch.get_num_threads()
@@ -98,6 +96,7 @@ class Measurement:
 
 def check_limits(p: Profile, batch: int) -> None:
     """bench builds only what `verify` would: the same parameter and activation limits."""
+    from costmodel.torch.crosscheck import MAX_ACTIVATION_ELEMENTS, check_size
     check_size(p)
     if p.activations * batch > MAX_ACTIVATION_ELEMENTS:
         raise SpecError(f"{p.model} at batch {batch} makes {p.activations * batch:,} activation "
@@ -114,6 +113,8 @@ def measure(p: Profile, n_threads: int | None = 1, repeat: int = 20, warmup: int
         raise SpecError(f"--repeat must be from 1 to {MAX_REPEAT}, got {repeat}")
     if warmup < 0 or warmup > MAX_REPEAT:
         raise SpecError(f"--warmup must be from 0 to {MAX_REPEAT}, got {warmup}")
+    import torch
+    from costmodel.torch.builder import build, example_input
     check_limits(p, batch)
     with threads(n_threads), torch.inference_mode():
         net = build(p.root)

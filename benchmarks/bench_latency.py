@@ -1,0 +1,176 @@
+"""How well does the calibrated roofline predict measured latency, against mult-adds alone?
+
+In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` threads):
+
+1. calibrate a device profile on synthetic one-op microbenchmarks only (``costmodel
+   calibrate``'s sweep; never a network below), or load one with ``--profile FILE``;
+2. for at least 40 configurations (every zoo spec at its defaults, and width, resolution,
+   group and scale variants) predict the latency (``costmodel latency``) and measure it
+   (``costmodel bench``: the fastest and the median of timed passes after warm-up);
+3. print, for the model and for the one-constant mult-adds baseline side by side: Spearman's
+   rank correlation, the mean absolute percentage error, and the share of configurations
+   within 10% and within 20% of the measured time; then the worst configurations and the
+   layers with the largest absolute error (per-layer hook timings).
+
+The baseline's constant (seconds per mult-add) is the median over the configurations of
+measured / mult-adds: fitted on the very configurations it is scored on, so it is an
+optimistic baseline. Accuracy is scored against the fastest pass (on a shared machine other
+processes only ever add time) and, in a second line, against the median pass.
+
+    python benchmarks/bench_latency.py [--threads 1] [--quick] [--profile FILE] [--budget 1.5]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+
+from costmodel.count.profile import Spec  # noqa: E402
+from costmodel.latency import calibrate as cal  # noqa: E402
+from costmodel.latency import devices  # noqa: E402
+from costmodel.latency.bench import measure  # noqa: E402
+from costmodel.latency.predict import predict  # noqa: E402
+from costmodel.output.tabular import Column, Tabular  # noqa: E402
+
+# (spec, settings): every zoo spec at its defaults, then variants
+CONFIGS: list[tuple[str, dict]] = [
+    ("alexnet", {}), ("ghost_resnet50", {}), ("ghost_resnet56_cifar", {}), ("ghost_vgg16_cifar", {}),
+    ("ghostnet", {}), ("googlenet", {}), ("mobilenet_v1", {}), ("mobilenet_v2", {}),
+    ("mobilenet_v3_large", {}), ("mobilenet_v3_small", {}), ("resnet50", {}), ("resnet56_cifar", {}),
+    ("shufflenet_v1", {}), ("shufflenet_v2", {}), ("squeezenet", {}), ("vgg16", {}), ("vgg16_cifar", {}),
+    ("mobilenet_v1", {"width": 0.5}), ("mobilenet_v1", {"width": 0.25}), ("mobilenet_v1", {"width": 0.75, "resolution": 192}),
+    ("mobilenet_v1", {"resolution": 160}), ("mobilenet_v1", {"resolution": 128}),
+    ("mobilenet_v1", {"width": 0.5, "resolution": 224}), ("mobilenet_v1", {"width": 0.5, "resolution": 128}),
+    ("mobilenet_v2", {"width": 0.5}), ("mobilenet_v2", {"width": 1.4}), ("mobilenet_v2", {"resolution": 160}),
+    ("mobilenet_v2", {"width": 0.75, "resolution": 128}),
+    ("mobilenet_v3_large", {"width": 0.75}), ("mobilenet_v3_small", {"width": 0.75}),
+    ("mobilenet_v3_large", {"resolution": 160}),
+    ("shufflenet_v1", {"groups": 1}), ("shufflenet_v1", {"groups": 2}), ("shufflenet_v1", {"groups": 4}),
+    ("shufflenet_v1", {"groups": 8}), ("shufflenet_v1", {"scale": 0.5}), ("shufflenet_v1", {"scale": 0.5, "groups": 8}),
+    ("shufflenet_v2", {"scale": 0.5}), ("shufflenet_v2", {"scale": 1.5}), ("shufflenet_v2", {"scale": 2.0}),
+    ("shufflenet_v2", {"resolution": 160}),
+    ("ghostnet", {"width": 0.5}), ("ghostnet", {"width": 1.3}), ("ghostnet", {"resolution": 160}),
+    ("ghost_resnet56_cifar", {"ratio": 4}), ("resnet56_cifar", {"depth": 20}), ("resnet56_cifar", {"depth": 110}),
+    ("squeezenet", {"version": 1.1}), ("googlenet", {"resolution": 160}), ("resnet50", {"resolution": 160}),
+]
+
+
+def ranks(xs: list[float]) -> list[float]:
+    """Ranks 1..n, ties given their average rank."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    r = [0.0] * len(xs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return r
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    ra, rb = ranks(a), ranks(b)
+    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
+    return cov / var if var else 0.0
+
+
+def scores(pred: list[float], meas: list[float]) -> dict:
+    err = [abs(p - m) / m for p, m in zip(pred, meas)]
+    return {"spearman": spearman(pred, meas), "mape": statistics.fmean(err),
+            "w10": sum(e <= 0.10 for e in err) / len(err), "w20": sum(e <= 0.20 for e in err) / len(err)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="quick calibration (4 shapes per class)")
+    ap.add_argument("--profile", help="use this device profile instead of calibrating")
+    ap.add_argument("--budget", type=float, default=1.5, help="seconds of timed passes per configuration")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N configurations")
+    args = ap.parse_args()
+    con = Console(width=160)
+    t0 = time.perf_counter()
+    if args.profile:
+        dev = devices.load_file(args.profile)
+        con.print(f"profile: {args.profile} (not calibrated in this run)")
+    else:
+        samples = cal.measure_all(cal.micros(args.quick), args.threads, 0.15 if args.quick else 0.8)
+        bw, classes = cal.fit(samples)
+        dev = cal.make_profile("bench", bw, classes, args.threads, args.quick)
+        con.print(f"calibrated on {len(samples)} microbenchmarks in {time.perf_counter() - t0:.0f} s; "
+                  + ", ".join(f"{c} {100 * dev.cls(c).fit_mape:.0f}%" for c in classes) + " fit MAPE")
+    configs = CONFIGS[: args.limit] if args.limit else CONFIGS
+    rows = []
+    layer_errs = []
+    for i, (name, settings) in enumerate(configs, 1):
+        p = Spec.load(name).profile(**settings)
+        pr = predict(p, dev)
+        one = measure(p, args.threads, 1, 1, per_layer=False).totals["time_s"]
+        repeat = max(3, min(50, int(args.budget / max(one, 1e-4))))
+        m = measure(p, args.threads, repeat, 1, per_layer=True)
+        label = name + ("" if not settings else " " + ",".join(f"{k}={v}" for k, v in settings.items()))
+        rows.append({"label": label, "mult_adds": p.mult_adds, "pred": pr.time_s,
+                     "min": m.totals["min_s"], "median": m.totals["time_s"]})
+        by = {l.traffic.name: l for l in pr.layers}
+        for l in m.layers:
+            layer_errs.append((label, l["name"], l["type"], l["time_s"], by[l["name"]].time_s,
+                               by[l["name"]].bound))
+        con.print(f"[{i}/{len(configs)}] {label}: measured {m.totals['min_s'] * 1e3:.2f} ms (min of "
+                  f"{repeat}; median {m.totals['time_s'] * 1e3:.2f}), predicted {pr.time_s * 1e3:.2f} ms")
+    for ref in ("min", "median"):
+        meas = [r[ref] for r in rows]
+        k = statistics.median(r[ref] / r["mult_adds"] for r in rows)
+        model = scores([r["pred"] for r in rows], meas)
+        base = scores([k * r["mult_adds"] for r in rows], meas)
+        t = Tabular(title=f"{len(rows)} configurations, measured = {ref} pass, {args.threads} "
+                          f"thread(s), batch 1, fp32",
+                    columns=[Column("Predictor", "left"), Column("Spearman"), Column("MAPE"),
+                             Column("within 10%"), Column("within 20%")])
+        for nm, s in (("roofline (calibrated on microbenchmarks)", model),
+                      (f"mult-adds x {k * 1e9:.3f} ns (one constant)", base)):
+            t.add([nm, f"{s['spearman']:.3f}", f"{100 * s['mape']:.1f}%", f"{100 * s['w10']:.0f}%",
+                   f"{100 * s['w20']:.0f}%"])
+        con.print(t.to_rich())
+    t = Tabular(title="configurations by error of the roofline (against the fastest pass)",
+                columns=[Column("Configuration", "left"), Column("Mult-adds (M)"),
+                         Column("Measured (ms)"), Column("Predicted (ms)"), Column("Error")])
+    for r in sorted(rows, key=lambda r: -abs(r["pred"] - r["min"]) / r["min"]):
+        t.add([r["label"], f"{r['mult_adds'] / 1e6:,.1f}", f"{r['min'] * 1e3:.2f}",
+               f"{r['pred'] * 1e3:.2f}", f"{100 * (r['pred'] - r['min']) / r['min']:+.1f}%"])
+    con.print(t.to_rich())
+    t = Tabular(title="layers with the largest absolute error (hook timings, median pass)",
+                columns=[Column("Configuration", "left"), Column("Layer", "left"),
+                         Column("Type", "left"), Column("Bound", "left"), Column("Measured (us)"),
+                         Column("Predicted (us)"), Column("Error")])
+    for lab, name, typ, mt, pt, bound in sorted(layer_errs, key=lambda e: -abs(e[4] - e[3]))[:15]:
+        t.add([lab, name, typ, bound, f"{mt * 1e6:,.0f}", f"{pt * 1e6:,.0f}",
+               f"{100 * (pt - mt) / mt:+.0f}%" if mt else "-"])
+    con.print(t.to_rich())
+    # error by type, summed over every configuration
+    types: dict[str, list[float]] = {}
+    for _, _, typ, mt, pt, _ in layer_errs:
+        a = types.setdefault(typ, [0.0, 0.0])
+        a[0] += mt
+        a[1] += pt
+    t = Tabular(title="per layer type, summed over all configurations",
+                columns=[Column("Type", "left"), Column("Measured (ms)"), Column("Predicted (ms)"),
+                         Column("Error")])
+    for typ, (mt, pt) in sorted(types.items(), key=lambda kv: -kv[1][0])[:15]:
+        t.add([typ, f"{mt * 1e3:,.1f}", f"{pt * 1e3:,.1f}", f"{100 * (pt - mt) / mt:+.1f}%" if mt else "-"])
+    con.print(t.to_rich())
+    con.print(f"total run time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
