@@ -15,11 +15,19 @@ For every spec under specs/ at its default settings, in this process:
 Prints a table with the ratios fvcore / analytic and FlopCounterMode / analytic; the analytic
 path is expected to be at least 100x faster than the fvcore trace.
 
-    python benchmarks/bench_verify.py [--specs specs] [--repeat 20] [--trace-repeat 3]
+Then (unless ``--no-all``) the ``verify --all`` figure: the whole command over the zoo and its
+variants in a fresh process, with one worker and with ``--jobs`` workers (default: the cores),
+the wall time of each and their ratio, and how many runs were answered by fewer traces
+(identical networks are traced once).
+
+    python benchmarks/bench_verify.py [--specs specs] [--repeat 20] [--trace-repeat 3] [--jobs N] [--no-all]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -87,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--specs", type=Path, default=ROOT / "costmodel" / "zoo")
     ap.add_argument("--repeat", type=int, default=20, help="runs of the analytic profile")
     ap.add_argument("--trace-repeat", type=int, default=3, help="runs of each tracer")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="verify --all workers")
+    ap.add_argument("--no-all", action="store_true", help="skip the verify --all figure")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rows = []
@@ -124,7 +134,30 @@ def main(argv: list[str] | None = None) -> int:
                    "end to end: (build the module + fvcore trace) / (read the YAML + analytic "
                    "profile), both starting from the spec file."]
     Console(width=200).print(t.to_rich())
+    if not args.no_all:
+        verify_all_figure(args.specs, args.jobs)
     return 0
+
+
+def verify_all_figure(specs: Path, jobs: int) -> None:
+    """Wall time of `costmodel verify --all` with 1 and with `jobs` workers (fresh processes)."""
+    from costmodel.cli.verify_cmd import _jobs
+    from costmodel.torch.batch import fingerprint
+    files = sorted(specs.glob("*.yaml"))
+    runs = [j for j in _jobs(files, True) if j[3] is None]
+    traces = len({fingerprint(spec.profile(**settings)) for _, spec, settings, _ in runs})
+    times = {}
+    for n in sorted({1, jobs}):
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "costmodel.cli", "verify", "--all", str(specs),
+                            "--jobs", str(n), "--format", "json"], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        times[n] = time.perf_counter() - t0
+        ok = json.loads(r.stdout)["match"] if r.stdout.strip() else False
+        print(f"verify --all --jobs {n}: {times[n]:.1f} s, exit {r.returncode}, "
+              f"{'every run matches' if ok else 'MISMATCH or error'}")
+    print(f"verify --all: {len(runs)} runs answered by {traces} traces (identical networks "
+          f"traced once); --jobs {jobs} vs 1: {times[1] / times[jobs]:.2f}x faster")
 
 
 if __name__ == "__main__":

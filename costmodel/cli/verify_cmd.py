@@ -3,6 +3,7 @@ count against fvcore and FlopCounterMode. Exit status 1 on any mismatch, 2 on ba
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -177,29 +178,21 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
     return jobs
 
 
-def _verify_all(directory: Path, fmt: Format, with_variants: bool) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> int:
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
-    from costmodel.torch.crosscheck import verify_profile
+    from costmodel.torch.batch import verify_many
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
     if not files:
         fail(f"no specs (*.yaml) under {directory}")
     jobs = _jobs(files, with_variants)
-    results = []   # (file, settings, Verification | None, error)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console(stderr=True),
-                  transient=True) as bar:
+                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
         task = bar.add_task("verifying", total=len(jobs))
-        for f, spec, settings, error in jobs:
-            bar.update(task, description=f"{f.name} {_settings_text(settings)}".strip())
-            r = None
-            if error is None:
-                try:
-                    r = verify_profile(spec.profile(**settings))
-                except SpecError as exc:
-                    error = str(exc)
-            results.append((f, settings, r, error))
-            bar.advance(task)
+        results = verify_many(jobs, runner, lambda label, n: bar.update(
+            task, advance=n, description=label or "verifying"))
     mismatch = any(r is not None and not r.ok for _, _, r, _ in results)
     errors = any(e is not None for *_, e in results)
     if fmt == Format.json:
@@ -239,7 +232,8 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool) -> int:
 @app.command(rich_help_panel="torch", epilog="Examples:\n\n"
              "  costmodel verify mobilenet_v1\n\n"
              "  costmodel verify mobilenet_v1 --set width=0.5 --format json\n\n"
-             "  costmodel verify --all")
+             "  costmodel verify --all\n\n"
+             "  costmodel verify --all --jobs 2 --format json")
 def verify(
     spec: Optional[Path] = typer.Argument(None, help="YAML architecture spec (with --all: a "
                                           "directory of specs, default: the shipped zoo)."),
@@ -249,6 +243,12 @@ def verify(
     variants: bool = typer.Option(True, "--variants/--defaults-only", help="With --all: also "
                                   f"verify each spec's declared variants (up to {MAX_VARIANTS})."),
     fmt: VerifyFormat = typer.Option(VerifyFormat.table, "--format", "-f", help="table or json."),
+    jobs: int = typer.Option(os.cpu_count() or 1, "--jobs", "-j", help="With --all: worker "
+                             "processes (default: the cores)."),
+    backend: str = typer.Option("local", "--backend", help="With --all: local (processes) or "
+                                "ray (tasks on a Ray cluster; the 'ray' extra)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: the "
+                                          "cluster (default: start Ray here)."),
 ) -> None:
     """Build the spec as a real torch module and check every layer's analytic count against
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against
@@ -259,7 +259,15 @@ def verify(
     if all_:
         if set_:
             fail("--set applies to one spec; --all verifies each spec's own variants")
-        code = _verify_all(_spec_dir(spec), fmt, variants)
+        from costmodel.sweep.backends import backend as make_backend
+        try:
+            runner = make_backend(backend, jobs, address)
+        except SpecError as exc:
+            fail(exc.message)
+        try:
+            code = _verify_all(_spec_dir(spec), fmt, variants, runner)
+        finally:
+            runner.close()
         raise typer.Exit(code)
     if spec is None:
         fail("give a spec (a file or a shipped name), or --all to verify every shipped spec")
