@@ -144,6 +144,8 @@ def summary_line(report: Report, specs_dir: Path, baseline: Path) -> str:
     if report.changed_variants:
         parts.append(f"{len(report.changed_variants)} of {_plural(report.variants_checked, 'variant')} "
                      "changed")
+    if report.changed_defaults:
+        parts.append(f"defaults of {_plural(len(report.changed_defaults), 'spec')} changed")
     for items, what in ((report.new_specs, "new spec"), (report.removed_specs, "removed spec"),
                         (report.new_variants, "new variant"),
                         (report.removed_variants, "removed variant")):
@@ -202,6 +204,13 @@ def diff_table(report: Report) -> Tabular:
 
 def detail_lines(report: Report) -> list[str]:
     lines = []
+    by_spec: dict[str, list] = {}
+    for ch in report.default_changes:
+        by_spec.setdefault(ch.spec, []).append(ch)
+    for spec, chs in by_spec.items():
+        lines.append(f"{chs[0].model} ({spec}): the defaults changed: "
+                     + "; ".join(c.text() for c in chs)
+                     + " (`costmodel profile` now prints other numbers)")
     for d in report.layers:
         lines.append(f"{d.model} [{d.variant}]: first layer that differs: {d.layer} "
                      f"(#{d.index}): " + "; ".join(d.how))

@@ -13,7 +13,7 @@ from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.errors import SpecError
 from costmodel.graph.expand import Expander
 from costmodel.graph.nodes import Layer, Seq, iter_layers
-from costmodel.spec.messages import validation_error
+from costmodel.spec.messages import pydantic_part, validation_error
 from costmodel.spec.extends import resolve_extends
 from costmodel.spec.loader import LineDict, read_spec_file
 from costmodel.spec import zoo
@@ -52,8 +52,14 @@ class Spec:
             self.model = SpecFile.model_validate(dict(raw))
         except ValidationError as exc:
             errors = exc.errors()
-            err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+            err = next((e for e in errors if e["type"] == "extra_forbidden"),
+                       next((e for e in errors if e["type"] == "value_error"), errors[0]))
             loc = err["loc"]
+            if err["type"] == "value_error":     # a validator's own sentence
+                loc = tuple(p for p in loc if not pydantic_part(p))
+                raise SpecError(f"{'.'.join(map(str, loc))}: "
+                                f"{err['msg'].removeprefix('Value error, ')}",
+                                file=file, line=_nested_line(raw, loc)) from None
             if len(loc) <= 1:
                 known = list(SpecFile.model_fields)
                 e = validation_error(exc, "the spec header", raw, known)

@@ -1,6 +1,6 @@
 """The baseline file of ``costmodel lock``: its format, validated with pydantic, and its I/O.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     {
      "format_version": 1, "tool": "costmodel", "tool_version": "0.1.0",
@@ -8,6 +8,7 @@ Layout (format version 1)::
       "mobilenet_v1.yaml": {                      # path relative to the specs folder
        "model": "mobilenet_v1",
        "default_variant": "resolution=224,width=1.0",
+       "default": {"settings": {...}, "totals": {...}, "digest": "..."},   # the defaults, as such
        "variants": {
         "resolution=128,width=0.25": {
          "settings": {...},                       # every resolved setting
@@ -16,6 +17,11 @@ Layout (format version 1)::
          "layer_hashes": "6 hex digits per layer, concatenated",
          "layers": ["name|op|in|out|attrs|mult_adds|params", ...]   # default variant only
         }, ...}}}}
+
+The ``default`` entry guards the spec's default configuration *as the default*: a default
+that moves to another point of the grid (``resolution: 224`` -> ``192``) leaves every variant
+as it was, yet changes what ``costmodel profile`` prints; ``check`` compares the defaults'
+settings and counts on their own.
 
 Size stays bounded: the readable per-layer records are kept for the default variant of each
 spec; every other variant keeps 6 bytes per layer (a short hash), enough to find the first
@@ -35,7 +41,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
 
 from costmodel.errors import SpecError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: the defaults' own entry
 MAX_BASELINE_BYTES = 64_000_000
 HASH_DIGITS = 6
 _RECORD_RE = re.compile(r"^[^|]+\|[^|]+\|[^|]*\|[^|]*\|[^|]*\|[0-9]+\|[0-9]+$")
@@ -73,16 +79,28 @@ class VariantEntry(_Strict):
         return [h[i:i + HASH_DIGITS] for i in range(0, len(h), HASH_DIGITS)]
 
 
+class DefaultEntry(_Strict):
+    """The spec's default configuration (no ``--set``): every resolved setting and its counts.
+    Its per-layer records are those of the variant ``default_variant``."""
+    settings: dict[str, Scalar]
+    totals: dict[str, Annotated[StrictInt, Field(ge=0)]]
+    digest: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
 class SpecEntry(_Strict):
-    """Every guarded variant of one spec file."""
+    """Every guarded variant of one spec file, and its defaults."""
     model: str
     default_variant: str
+    default: DefaultEntry
     variants: dict[str, VariantEntry] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _has_default(self):
         if self.default_variant not in self.variants:
             raise ValueError(f"default_variant {self.default_variant!r} is not among the variants")
+        v = self.variants[self.default_variant]
+        if v.digest != self.default.digest or v.totals != self.default.totals:
+            raise ValueError(f"the default entry disagrees with variant {self.default_variant!r}")
         return self
 
 
@@ -132,6 +150,11 @@ def parse(text: str, file: str) -> Baseline:
     if not isinstance(data, dict) or "format_version" not in data:
         raise SpecError(f"not a costmodel baseline (no format_version); {redo}", file=file)
     version = data["format_version"]
+    if isinstance(version, int) and not isinstance(version, bool) and version < FORMAT_VERSION:
+        raise SpecError(f"the baseline has format version {version}, written by an older "
+                        f"costmodel ({data.get('tool_version', '?')}); this costmodel reads format "
+                        f"{FORMAT_VERSION} (which also guards each spec's defaults as such): "
+                        f"re-create it with `costmodel lock` and commit it", file=file)
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise SpecError(f"the baseline has format version {version}, written by a newer costmodel "
                         f"({data.get('tool_version', '?')}); this costmodel reads format "

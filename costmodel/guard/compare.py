@@ -10,10 +10,15 @@ Rules:
   as the pseudo-metric ``layers`` (before and after: the layer count). With a tolerance, the
   totals decide and such a change is listed as within tolerance;
 * a spec or variant that is new or gone fails the check: it is unguarded, or the baseline is
-  stale, until ``costmodel lock`` is run on purpose.
+  stale, until ``costmodel lock`` is run on purpose;
+* a spec's *defaults* are guarded as such: a default setting that changes fails the check
+  (whatever the tolerance), even when the new default is another guarded variant whose counts
+  did not move, and the defaults' counts before and after are listed under the variant
+  ``default``.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from dataclasses import dataclass, field
@@ -24,6 +29,7 @@ from costmodel.guard.baseline import Baseline, SpecEntry, VariantEntry
 from costmodel.guard.snapshot import Record
 
 LAYERS = "layers"
+DEFAULTS = "default"      # the variant label of the defaults' own comparison
 METRIC_ORDER = ["mult_adds", "params", "weights", "activations", "flops_fvcore", "flops_full",
                 "peak_activation_bytes"]
 ALL = "*"
@@ -133,6 +139,31 @@ class LayerDiff:
 
 
 @dataclass
+class DefaultChange:
+    """A default setting of one spec that changed (``None``: not declared on that side)."""
+    spec: str
+    model: str
+    setting: str
+    before: object
+    after: object
+
+    def text(self) -> str:
+        def show(v):
+            return "(not declared)" if v is None else _setting_text(v)
+        return f"{self.setting} {show(self.before)} -> {show(self.after)}"
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "model": self.model, "setting": self.setting,
+                "before": self.before, "after": self.after}
+
+
+def _setting_text(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
+@dataclass
 class Item:
     """A spec or variant present on one side only."""
     spec: str
@@ -157,6 +188,7 @@ class Report:
     removed_specs: list[Item] = field(default_factory=list)
     new_variants: list[Item] = field(default_factory=list)
     removed_variants: list[Item] = field(default_factory=list)
+    default_changes: list[DefaultChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -166,11 +198,16 @@ class Report:
     @property
     def failed(self) -> bool:
         return bool(self.failures or self.new_specs or self.removed_specs or self.new_variants
-                    or self.removed_variants)
+                    or self.removed_variants or self.default_changes)
 
     @property
     def changed_variants(self) -> list[tuple[str, str]]:
-        return sorted({(c.spec, c.variant) for c in self.failures})
+        """The guarded variants that changed (the defaults' own comparison is not one)."""
+        return sorted({(c.spec, c.variant) for c in self.failures if c.variant != DEFAULTS})
+
+    @property
+    def changed_defaults(self) -> list[str]:
+        return sorted({d.spec for d in self.default_changes})
 
     def to_dict(self) -> dict:
         return {
@@ -185,6 +222,7 @@ class Report:
             "removed_specs": [i.to_dict() for i in self.removed_specs],
             "new_variants": [i.to_dict() for i in self.new_variants],
             "removed_variants": [i.to_dict() for i in self.removed_variants],
+            "default_changes": [d.to_dict() for d in self.default_changes],
             "notes": self.notes,
         }
 
@@ -234,6 +272,25 @@ def _summary(r: Record) -> str:
             + f", {r.mult_adds:,} mult-adds, {r.params:,} params")
 
 
+def _reordered_or_renamed(brecs: list[Record], arecs: list[Record], i: int) -> list[str]:
+    """Counts that did not move but layers that did: the same layers in another order, or
+    the same layers under other names (a change ``check`` fails on when exact)."""
+    if len(brecs) != len(arecs):
+        return []
+    b, a = brecs[i], arecs[i]
+    if sorted(r.text() for r in brecs) == sorted(r.text() for r in arecs):
+        moved = sum(1 for x, y in zip(brecs, arecs) if x != y)
+        return [f"layers reordered (the same {len(arecs)} layers and counts, in another order; "
+                f"{moved} at other positions): #{i} was {b.name}, is now {a.name}"]
+    unnamed = [dataclasses.replace(r, name="") for r in brecs]
+    if unnamed == [dataclasses.replace(r, name="") for r in arecs]:
+        renamed = [(x.name, y.name) for x, y in zip(brecs, arecs) if x.name != y.name]
+        shown = ", ".join(f"{x} -> {y}" for x, y in renamed[:5])
+        more = f" and {len(renamed) - 5} more" if len(renamed) > 5 else ""
+        return [f"layers renamed (same layers, same counts): {shown}{more}"]
+    return []
+
+
 def first_layer_diff(spec: str, model: str, variant: str, before: VariantEntry,
                      after: VariantEntry) -> Optional[LayerDiff]:
     """The first layer whose hash differs, named and explained. ``after`` always has its
@@ -259,7 +316,9 @@ def first_layer_diff(spec: str, model: str, variant: str, before: VariantEntry,
                f"variant only); now: {_summary(a)}"]
         return LayerDiff(spec, model, variant, i, a.name, how, after=a.text())
     b = brecs[i]
-    how = []
+    how = _reordered_or_renamed(brecs, arecs, i)
+    if how:
+        return LayerDiff(spec, model, variant, i, a.name, how, before=b.text(), after=a.text())
     if b.name != a.name:
         later_after = [r.name for r in arecs[i:]]
         later_before = [r.name for r in brecs[i:]]
@@ -298,6 +357,7 @@ def compare(before: Baseline, after: Baseline, tolerance: dict[str, float]) -> R
         if a.model != b.model:
             report.notes.append(f"{spec}: model renamed {b.model} -> {a.model}")
         diffs: list[LayerDiff] = []
+        _compare_defaults(report, spec, a.model, b, a, tolerance)
         for key in _variant_order(a):
             if key not in b.variants:
                 report.new_variants.append(Item(spec, a.model, key))
@@ -313,6 +373,25 @@ def compare(before: Baseline, after: Baseline, tolerance: dict[str, float]) -> R
             # The default variant explains best (the baseline has its records).
             report.layers.append(next((d for d in diffs if d.variant == a.default_variant), diffs[0]))
     return report
+
+
+def _compare_defaults(report: Report, spec: str, model: str, b: SpecEntry, a: SpecEntry,
+                      tolerance: dict[str, float]) -> None:
+    """The defaults as such: each default setting that changed, and (when one did) the
+    defaults' counts before and after, under the variant label ``default``."""
+    bs, as_ = b.default.settings, a.default.settings
+    moved = [DefaultChange(spec, model, k, bs.get(k), as_.get(k))
+             for k in sorted(set(bs) | set(as_))
+             if k not in bs or k not in as_ or type(bs[k]) is not type(as_[k]) or bs[k] != as_[k]]
+    if not moved:
+        return          # same defaults: the variant ``default_variant`` compares their counts
+    report.default_changes.extend(moved)
+    bt, at = b.default.totals, a.default.totals
+    for metric in sorted(set(bt) & set(at), key=metric_sort_key):
+        if bt[metric] != at[metric]:
+            report.changes.append(Change(spec, model, DEFAULTS, metric, bt[metric], at[metric],
+                                         within(bt[metric], at[metric],
+                                                tolerance_for(tolerance, metric))))
 
 
 def _compare_variant(report: Report, spec: str, model: str, key: str, b: VariantEntry,

@@ -20,7 +20,8 @@ from costmodel import __version__
 from costmodel.errors import SpecError
 from costmodel.graph.nodes import Layer
 from costmodel.count.profile import Profile, Spec
-from costmodel.guard.baseline import FORMAT_VERSION, HASH_DIGITS, Baseline, SpecEntry, VariantEntry
+from costmodel.guard.baseline import (FORMAT_VERSION, HASH_DIGITS, Baseline, DefaultEntry, SpecEntry,
+                                      VariantEntry)
 from costmodel.spec.variants import spec_variants
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -113,8 +114,11 @@ def spec_entry(spec: Spec) -> SpecEntry:
             exc.message = f"variant {key}: {exc.message}"
             raise exc.located(file=spec.file) from None
         variants[key] = variant_entry(p)
-    default = next(iter(variants))
-    return SpecEntry(model=spec.name, default_variant=default, variants=variants)
+    default = next(iter(variants))       # spec_variants lists the defaults first
+    d = variants[default]
+    return SpecEntry(model=spec.name, default_variant=default,
+                     default=DefaultEntry(settings=d.settings, totals=d.totals, digest=d.digest),
+                     variants=variants)
 
 
 SKIP_DIRS = {"__pycache__"}

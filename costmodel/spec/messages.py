@@ -24,6 +24,13 @@ def line_of(container: Any, index: int | None = None, key: str | None = None) ->
     return getattr(container, "line", None)
 
 
+def pydantic_part(part: Any) -> bool:
+    """A union member's name in a pydantic error location (``SettingDecl``,
+    ``function-after[...]``), not a key of the spec."""
+    text = str(part)
+    return text[:1].isupper() or text.startswith("function-")
+
+
 _EXPECTS = {"int": "an integer or an expression", "float": "a number or an expression",
             "bool": "true/false or an expression", "pair": "an integer, [h, w] or an expression",
             "choice": "a name"}
@@ -34,7 +41,8 @@ def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]
     """The most telling pydantic error as one readable sentence, with the line of the bad key.
     Unknown fields come first: a typo otherwise shows up as a missing field."""
     errors = exc.errors()
-    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    err = next((e for e in errors if e["type"] == "extra_forbidden"),
+               next((e for e in errors if e["type"] == "value_error"), errors[0]))
     loc = [str(p) for p in err["loc"]]
     key = loc[0] if loc else None
     line = line_of(raw, key=key) if key else getattr(raw, "line", None)
@@ -42,6 +50,14 @@ def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]
     got = err.get("input")
     if etype == "extra_forbidden":
         msg = f"unknown field {key!r} in {what}{suggest(key, known)}; fields: {', '.join(known)}"
+    elif etype == "value_error":
+        # a validator's own sentence; the location without pydantic's union-member names
+        path = [p for p in loc if not pydantic_part(p)]
+        text = err["msg"].removeprefix("Value error, ")
+        sub = raw.get(key) if isinstance(raw, dict) and key else None
+        if len(path) > 1 and isinstance(sub, dict):
+            line = line_of(sub, key=path[1]) or line
+        msg = f"{what}: {'.'.join(path)}: {text}"
     elif etype == "missing":
         msg = f"{what} is missing the required field {'.'.join(loc)!r}"
     elif etype == "literal_error" and key == "merge":

@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
-from pydantic.functional_validators import field_validator
+from pydantic.functional_validators import field_validator, model_validator
 from pydantic.json_schema import WithJsonSchema
 
 from costmodel.ops import OPS, Op
@@ -50,6 +50,16 @@ class SettingDecl(_Strict):
     default: Scalar
     choices: Optional[list[Scalar]] = None
     doc: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _default_among_choices(self):
+        if self.choices is not None:
+            if not self.choices:
+                raise ValueError("'choices' is empty: list the values the setting may take")
+            if not any(type(c) is type(self.default) and c == self.default for c in self.choices):
+                raise ValueError(f"the default {self.default!r} is not one of its own choices "
+                                 f"({', '.join(map(repr, self.choices))})")
+        return self
 
 
 class BlockDef(_Strict):
