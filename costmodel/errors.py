@@ -1,6 +1,30 @@
 """The one exception type a user ever sees: a spec problem with file, line and layer."""
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 500     # a message longer than this is cut, saying how long it was
+MAX_VALUE_CHARS = 80        # a value quoted in a message: an excerpt and its length
+
+
+def excerpt(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)``, or an excerpt of it and its length; safe for any value (an integer
+    of 10,000 digits has no ``repr`` in Python 3.11+)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits>"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<a {type(value).__name__} too large to show>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 3]}... ({len(text):,} characters)"
+
+
+def cap(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text``, or its first ``limit`` characters and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... (message cut: {len(text):,} characters in all)"
+
 
 class SpecError(Exception):
     """A problem in a spec or in user input. The CLI prints it as one line and exits 2."""
@@ -33,4 +57,5 @@ class SpecError(Exception):
         text = f"{where}: "
         if self.layer:
             text += f"layer '{self.layer}': "
-        return text + self.message
+        from costmodel.output.text import visible
+        return visible(cap(text + self.message))

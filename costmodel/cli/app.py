@@ -6,7 +6,9 @@ input) is printed as one line on stderr and exits with status 2: never a traceba
 from __future__ import annotations
 
 import enum
+import errno
 import json
+import os
 import sys
 from typing import Any, Optional
 
@@ -149,18 +151,94 @@ def _teaching_help() -> None:
         core.TyperOption.display_type_rich = display_type_rich
 
 
-def main(argv: Optional[list[str]] = None) -> None:
-    _register_commands(sys.argv[1:] if argv is None else argv)
+def _stdout_usable() -> bool:
+    if sys.stdout is None:
+        return False
     try:
-        app(args=argv, prog_name="costmodel", standalone_mode=True)
-    except SpecError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return True         # a StringIO (tests), not a real stream
+    try:
+        os.fstat(sys.stdout.fileno())
+    except OSError:
+        return False
+    return True
+
+
+def _error(text: str) -> None:
+    """One line on stderr, whatever the state of the streams."""
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.write(f"error: {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is
+    silent (the Python documentation's recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _encodable_streams() -> None:
+    """A terminal that cannot show a character (LANG=C, PYTHONIOENCODING=ascii) gets an
+    escape (``\\u00d7``) instead of a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if enc and enc not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    if not _stdout_usable():
+        _error("standard output is closed; run costmodel with its output going somewhere "
+               "(a terminal, a file, a pipe)")
         sys.exit(2)
+    _encodable_streams()
+    code = 0
+    try:
+        _register_commands(sys.argv[1:] if argv is None else argv)
+        try:
+            app(args=argv, prog_name="costmodel", standalone_mode=True)
+        finally:
+            sys.stdout.flush()
+    except SystemExit as exc:
+        code = exc.code
+    except SpecError as exc:
+        _error(str(exc))
+        code = 2
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        _error("interrupted")
+        code = 130
     except BrokenPipeError:
-        sys.exit(0)
+        _quiet_stdout()         # `costmodel ... | head`: the reader has all it wanted
+        code = 141
+    except OSError as exc:      # a full disk, a closed or failing stdout
+        if exc.errno == errno.EPIPE:
+            _quiet_stdout()
+            code = 141
+        else:
+            _quiet_stdout()
+            _error(f"cannot write the output: {exc.strerror or exc}")
+            code = 1
+    except RecursionError:
+        _error("the input nests too deeply to process")
+        code = 2
+    except MemoryError:
+        _error("out of memory: the input is too large to process")
+        code = 2
+    if code not in (None, 0):
+        sys.exit(code)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

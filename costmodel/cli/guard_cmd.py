@@ -15,8 +15,11 @@ from typing import Optional
 
 import typer
 
+from costmodel.output.text import markup, visible
 from costmodel import guard
 from costmodel.errors import SpecError
+from costmodel.guard.baseline import MAX_BASELINE_BYTES
+from costmodel.spec.loader import read_bounded
 from costmodel.spec.zoo import ZOO_DIR
 from costmodel.guard.compare import LAYERS, Report, tolerance_for
 from costmodel.output.tabular import Column, Tabular
@@ -45,9 +48,11 @@ class CheckFormat(str, enum.Enum):
 
 
 def _read_quietly(path: Path) -> Optional[bytes]:
+    """The previous baseline, to say whether it changed (None: none, or not a plain file;
+    never blocks on a FIFO)."""
     try:
-        return path.read_bytes()
-    except OSError:
+        return read_bounded(path, MAX_BASELINE_BYTES, "a baseline")
+    except SpecError:
         return None
 
 
@@ -80,7 +85,7 @@ def lock(
     state = "unchanged" if old == _read_quietly(out) else ("updated" if old is not None else "written")
     size = os.path.getsize(out)
     console().print(f"locked {_plural(n_var, 'variant')} of {_plural(len(base.specs), 'spec')} "
-                    f"into {out} ({size / 1024:.1f} KiB, {state})", highlight=False)
+                    f"into {markup(out)} ({size / 1024:.1f} KiB, {state})", highlight=False)
 
 
 @app.command(rich_help_panel="guard", epilog="Examples:\n\n"
@@ -230,11 +235,11 @@ def render_table(report: Report, specs_dir: Path, baseline: Path) -> None:
         if report.changes:
             c.print(diff_table(report).to_rich())
         for line in detail_lines(report):
-            c.print(line, highlight=False, markup=False, soft_wrap=True)
+            c.print(visible(line), highlight=False, markup=False, soft_wrap=True)
     elif report.changes or report.notes:
         for line in [f"note: {n}" for n in report.notes]:
-            c.print(line, highlight=False, markup=False, soft_wrap=True)
-    c.print(summary_line(report, specs_dir, baseline), highlight=False, markup=False,
+            c.print(visible(line), highlight=False, markup=False, soft_wrap=True)
+    c.print(visible(summary_line(report, specs_dir, baseline)), highlight=False, markup=False,
             soft_wrap=True, style="bold red" if report.failed else "green")
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from costmodel.output.text import fmt_int, markup
 from costmodel.count import conventions
 from costmodel.count.profile import Spec
 from costmodel.count.report import layer_rows, layer_table, type_table
@@ -109,8 +110,9 @@ def profile(
     emit(tab, fmt.value)
     if fmt == Format.table:
         c = console()
-        c.print(f"[bold]{p.model}[/bold]: {p.mult_adds:,} mult-adds ({p.mult_adds / 1e6:.1f} M), "
-                f"{p.params:,} params ({p.params / 1e6:.2f} M), {p.activations:,} activations")
+        c.print(f"[bold]{markup(p.model)}[/bold]: {fmt_int(p.mult_adds)} mult-adds "
+                f"({p.mult_adds / 1e6:.1f} M), {fmt_int(p.params)} params ({p.params / 1e6:.2f} M), "
+                f"{fmt_int(p.activations)} activations", highlight=False)
 
 
 def _traffic(p, fmt: Format, dtype: str, batch: int) -> None:

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from costmodel.errors import SpecError
+from costmodel.output.text import markup
 from costmodel.output.atomic import ensure_dir, write_atomic
 from costmodel.spec.settings import parse_assignments
 from costmodel.sweep import grid as sweep_mod
@@ -159,7 +160,7 @@ def _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs
                 for cols in plan.results(runner, advance):
                     w.write(cols)
             if out is not None:
-                console(stderr=True).print(f"wrote {w.rows:,} rows to {out}")
+                console(stderr=True).print(f"wrote {w.rows:,} rows to {markup(out)}", highlight=False)
             return
         s = plan.collect(runner, advance)
     finally:
@@ -169,7 +170,7 @@ def _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs
     if out is not None:
         ensure_dir(out.parent if str(out.parent) else ".")
         write_atomic(out, render(s, "markdown" if chosen == "table" else chosen))
-        console(stderr=True).print(f"wrote {len(s.points)} points to {out}")
+        console(stderr=True).print(f"wrote {len(s.points)} points to {markup(out)}", highlight=False)
         return
     if chosen != "table":
         sys.stdout.write(render(s, chosen))

@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from costmodel.output.text import markup
 from costmodel.papers import reports as paper_reports
 
 from costmodel.papers import tables as paper_tables
@@ -102,8 +103,8 @@ def tables(
     files = paper_reports.render(reg, resolver)
     written = paper_reports.write(files, out)
     c = console(stderr=True)
-    c.print(f"wrote {len(written)} files to {out} ({len(reg.tables)} tables, "
+    c.print(f"wrote {len(written)} files to {markup(out)} ({len(reg.tables)} tables, "
             f"{sum(1 for f in files if f.endswith('.png'))} plots)")
     if resolver.missing:
         c.print("[yellow]specs missing (blank computed cells): "
-                + ", ".join(sorted(resolver.missing)) + "[/yellow]")
+                + markup(", ".join(sorted(resolver.missing))) + "[/yellow]")

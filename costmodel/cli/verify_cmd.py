@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from costmodel.output.text import markup
 from costmodel.count.conventions import CONVENTIONS
 from costmodel import extras
 from costmodel.errors import SpecError
@@ -129,11 +130,11 @@ def _print_result(r) -> None:
     c.print(convention_table(r).to_rich())
     problems = r.problems()
     if problems:
-        c.print(f"[{MISMATCH}]{r.model}: {len(problems)} mismatch(es)[/]")
+        c.print(f"[{MISMATCH}]{markup(r.model)}: {len(problems)} mismatch(es)[/]", highlight=False)
         for p in problems:
-            c.print(f"[{MISMATCH}]  {p}[/]", markup=True, highlight=False)
+            c.print(f"[{MISMATCH}]  {markup(p)}[/]", markup=True, highlight=False)
     else:
-        c.print(f"[bold green]{r.model}: every layer matches[/] ({len(r.layers)} layers: fvcore, "
+        c.print(f"[bold green]{markup(r.model)}: every layer matches[/] ({len(r.layers)} layers: fvcore, "
                 "FlopCounterMode, params and shapes)")
 
 

@@ -3,10 +3,11 @@ field's kind (integer, pair, number, boolean, choice), and the reserved names of
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from costmodel.errors import SpecError
+from costmodel.errors import SpecError, excerpt
 from costmodel.ops.base import F, Shape
 from costmodel.spec import expr
 from costmodel.spec.messages import suggest
@@ -53,8 +54,15 @@ def field_value(f: F, fname: str, value: Any, env: dict) -> Any:
     if f.kind == "float":
         v = expr.evaluate(value, env)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SpecError(f"field {fname!r} must be a number, got {v!r}")
-        return float(v)
+            raise SpecError(f"field {fname!r} must be a number, got {excerpt(v)}")
+        try:
+            v = float(v)
+        except OverflowError:
+            v = math.inf
+        if not math.isfinite(v) or (f.positive and v <= 0) or \
+                (f.minimum is not None and v < f.minimum) or (f.maximum is not None and v > f.maximum):
+            raise SpecError(f"field {fname!r} must be {f.range_text()} (the range torch accepts), got {v!r}")
+        return v
     if f.kind == "bool":
         if type(value) is bool:
             return value

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from costmodel.output.atomic import ensure_dir, write_atomic
 from costmodel.errors import SpecError
-from costmodel.guard.baseline import FORMAT_VERSION, Baseline, dumps, read
+from costmodel.guard.baseline import FORMAT_VERSION, MAX_BASELINE_BYTES, Baseline, dumps, read
 from costmodel.guard.compare import Report, compare, parse_tolerance
 from costmodel.guard.snapshot import snapshot_specs
 
@@ -28,8 +28,13 @@ def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike",
     base = snapshot_specs(specs_dir, recursive)
     if not base.specs:
         raise SpecError("no *.yaml specs here: nothing to lock", file=str(specs_dir))
+    data = dumps(base).encode("utf-8")
+    if len(data) > MAX_BASELINE_BYTES:      # check would refuse it: do not write it
+        raise SpecError(f"the baseline would be {len(data):,} bytes; `costmodel check` reads at "
+                        f"most {MAX_BASELINE_BYTES:,} (fewer variants, or shorter layer names)",
+                        file=os.fspath(out))
     ensure_dir(Path(out).parent)
-    write_atomic(out, dumps(base))
+    write_atomic(out, data)
     return base
 
 

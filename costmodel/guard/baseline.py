@@ -40,6 +40,7 @@ from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, Str
                       ValidationError, model_validator)
 
 from costmodel.errors import SpecError
+from costmodel.spec.loader import read_bounded
 
 FORMAT_VERSION = 2      # 2: the defaults' own entry
 MAX_BASELINE_BYTES = 64_000_000
@@ -177,20 +178,10 @@ def parse(text: str, file: str) -> Baseline:
 def read(path: "str | os.PathLike") -> Baseline:
     """Read a baseline file; a missing, unreadable, truncated or invalid one is a SpecError."""
     file = os.fspath(path)
-    if not os.path.exists(file):
+    if not os.path.lexists(file):
         raise SpecError("no baseline here; create it with `costmodel lock` (and commit it)",
                         file=file)
-    if os.path.isdir(file):
-        raise SpecError("is a directory, not a baseline file", file=file)
-    try:
-        size = os.path.getsize(file)
-        if size > MAX_BASELINE_BYTES:
-            raise SpecError(f"file is {size:,} bytes; a baseline is at most "
-                            f"{MAX_BASELINE_BYTES:,}", file=file)
-        with open(file, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    raw = read_bounded(file, MAX_BASELINE_BYTES, "a baseline")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -69,7 +69,8 @@ class Dropout(Op):
     """Dropout: the identity at inference; no parameters, no operations counted, no memory
     traffic (no kernel runs)."""
     name = "dropout"
-    fields = {"p": F("float", 0.5, "drop probability (training only)")}
+    fields = {"p": F("float", 0.5, "drop probability (training only), in [0, 1] as torch "
+                         "requires", minimum=0.0, maximum=1.0)}
 
     def type_key(self, a: dict, x: Shape) -> str:
         return "Dropout"

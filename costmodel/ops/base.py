@@ -41,7 +41,19 @@ class F:
     default: Any = REQUIRED
     doc: str = ""
     choices: tuple[str, ...] = ()
-    minimum: int | None = None   # for int/pair kinds
+    minimum: int | float | None = None   # for int/pair/float kinds: the least value allowed
+    maximum: float | None = None         # for float: the largest value allowed
+    positive: bool = False               # for float: strictly above 0 (an epsilon)
+
+    def range_text(self) -> str:
+        """The float range as a sentence part: ``in [0, 1]``, ``> 0``."""
+        if self.positive:
+            return "> 0" if self.maximum is None else f"in (0, {self.maximum:g}]"
+        if self.minimum is not None and self.maximum is not None:
+            return f"in [{self.minimum:g}, {self.maximum:g}]"
+        if self.minimum is not None:
+            return f">= {self.minimum:g}"
+        return f"<= {self.maximum:g}" if self.maximum is not None else "finite"
 
     @property
     def required(self) -> bool:

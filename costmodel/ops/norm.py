@@ -17,7 +17,7 @@ class BatchNorm(Op):
     name = "batch_norm"
     aliases = ("bn",)
     fields = {
-        "eps": F("float", 1e-5, "epsilon"),
+        "eps": F("float", 1e-5, "epsilon, added to the variance (> 0)", positive=True),
         "momentum": F("float", 0.1, "running-statistics momentum (training only)"),
         "affine": F("bool", True, "learn a scale and a shift"),
     }

@@ -10,13 +10,17 @@ marked ``abbreviate`` in their middle, and says so in a note under the table.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from costmodel.output import text as _text
+
 ELLIPSIS = "\u2026"
 NAME_FLOOR = 24              # names are shortened to this before an important column is dropped
 KEEP_BEFORE_SHORTENING = 2   # columns with drop <= this are dropped only after names shrink
+MAX_RICH_ROWS = 1000      # a terminal table longer than this shows its head and says so
 
 
 @dataclass
@@ -47,7 +51,7 @@ def human(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
+        return _text.fmt_int(v)
     return str(v)
 
 
@@ -56,6 +60,8 @@ def machine(v: Any) -> str:
         return ""
     if isinstance(v, Pct):
         return v.machine
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v).bit_length() > 4 * 3000:
+        return _text.fmt_int(v)     # no exact text for it (Python's 4,300-digit limit)
     return str(v)
 
 
@@ -156,22 +162,34 @@ class Tabular:
                          f"{width} terminal columns; numbers are never shortened.")
         return keep, short, notes
 
-    def to_rich(self, width: int | None = None):
+    def to_rich(self, width: int | None = None, max_rows: int = MAX_RICH_ROWS):
+        """A rich Table fitted to ``width``; every text is shown as written (never parsed as
+        markup, control characters escaped). More than ``max_rows`` rows: the first
+        ``max_rows`` and a note saying how many were left out."""
         from rich.table import Table
-        keep, short, fit_notes = self.fit(width)
-        t = Table(title=self.title, show_footer=self.footer is not None, title_justify="left")
+        from rich.text import Text
+        rt = _text.rich_text
+        shown = self.rows[:max_rows]
+        keep, short, fit_notes = (self if len(shown) == len(self.rows) else
+                                  dataclasses.replace(self, rows=shown)).fit(width)
+        t = Table(title=rt(self.title) if self.title else None,
+                  show_footer=self.footer is not None, title_justify="left")
         foot = self._cells(self.footer) if self.footer else [""] * len(self.columns)
         for i in keep:
             col = self.columns[i]
-            t.add_column(col.header, justify=col.justify, footer=foot[i],  # type: ignore[arg-type]
+            t.add_column(rt(col.header), justify=col.justify, footer=rt(foot[i]),  # type: ignore[arg-type]
                          no_wrap=True, overflow="fold")
-        for row, style in zip(self.rows, self.styles or [None] * len(self.rows)):
+        for row, style in zip(shown, self.styles or [None] * len(self.rows)):
             cells = self._cells(row)
-            t.add_row(*(_shorten(cells[i], short[i]) if i in short else cells[i] for i in keep),
+            t.add_row(*(rt(_shorten(cells[i], short[i]) if i in short else cells[i]) for i in keep),
                       style=style)
         notes = self.notes + fit_notes
+        if len(self.rows) > len(shown):
+            notes = [f"... {len(self.rows) - len(shown):,} more rows not shown (the first "
+                     f"{len(shown):,} of {len(self.rows):,}); --format csv, markdown or json "
+                     "print them all", *notes]
         if notes:
-            t.caption = "\n".join(notes)
+            t.caption = Text("\n").join(rt(n) for n in notes)
             t.caption_justify = "left"
         return t
 
@@ -230,7 +248,7 @@ class Tabular:
 
 
 def fmt_int(n: int) -> str:
-    return f"{n:,}"
+    return _text.fmt_int(n)
 
 
 def fmt_pct(part: int, whole: int) -> str:

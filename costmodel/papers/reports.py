@@ -14,7 +14,7 @@ from costmodel.papers import tables as paper_tables
 from costmodel.papers import plots
 
 from costmodel.sweep import grid as sweep
-from costmodel.output.atomic import ensure_dir, write_atomic
+from costmodel.output.atomic import write_set
 from costmodel.papers.registry import Registry, Resolver
 
 GRID_SPEC = "mobilenet_v1"
@@ -72,9 +72,6 @@ def render(registry: Registry, resolver: Resolver) -> dict[str, bytes]:
 
 
 def write(files: dict[str, bytes], out: "str | Path") -> list[Path]:
-    folder = ensure_dir(out)
-    written = []
-    for name in sorted(files):
-        write_atomic(folder / name, files[name])
-        written.append(folder / name)
-    return written
+    """Write the reports as a set: every target checked, everything staged, then moved into
+    place; on any failure the old reports stay as they were (``atomic.write_set``)."""
+    return write_set(out, files)

@@ -3,6 +3,7 @@ and a guard against alias ("billion laughs") bombs."""
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 import yaml
@@ -36,21 +37,62 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
     """SafeLoader semantics (no arbitrary objects) that record line numbers."""
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _merge_pairs(node: yaml.MappingNode, seen: frozenset = frozenset()) -> tuple[list, list]:
+    """``(own pairs, merged pairs)`` of a mapping node: YAML merge keys (``<<: *base`` or
+    ``<<: [*a, *b]``) expanded, sources in order of precedence, recursively."""
+    own, merged = [], []
+    for key_node, value_node in node.value:
+        if key_node.tag != MERGE_TAG:
+            own.append((key_node, value_node))
+            continue
+        line = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.MappingNode):
+            sources = [value_node]
+        elif isinstance(value_node, yaml.SequenceNode) and all(
+                isinstance(v, yaml.MappingNode) for v in value_node.value):
+            sources = list(value_node.value)
+        else:
+            raise SpecError("a merge key '<<' takes a mapping (an alias such as *base) or a list "
+                            "of them", line=line)
+        for src in sources:
+            if id(src) in seen or src is node:
+                raise SpecError("a merge key '<<' merges a mapping into itself", line=line)
+            s_own, s_merged = _merge_pairs(src, seen | {id(node)})
+            merged.extend(s_own + s_merged)
+    return own, merged
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
+    own, merged = _merge_pairs(node)
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
     result.source = getattr(loader, "source_file", None)
-    for key_node, value_node in node.value:
+
+    def key_of(key_node):
         key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise SpecError("a mapping key must be a plain value",
                             line=key_node.start_mark.line + 1) from None
+        return key
+
+    for key_node, value_node in own:
+        key = key_of(key_node)
         if key in result:
             raise SpecError(f"duplicate key {key!r}", line=key_node.start_mark.line + 1)
+        result[key] = loader.construct_object(value_node, deep=True)
+        if isinstance(key, str):
+            result.key_lines[key] = key_node.start_mark.line + 1
+    # Merged keys: the mapping's own keys win, then earlier sources over later ones.
+    for key_node, value_node in merged:
+        key = key_of(key_node)
+        if key in result:
+            continue
         result[key] = loader.construct_object(value_node, deep=True)
         if isinstance(key, str):
             result.key_lines[key] = key_node.start_mark.line + 1
@@ -67,6 +109,23 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _refuse_tag(loader: _Loader, node: yaml.Node):
+    short = node.tag.replace("tag:yaml.org,2002:", "!!")
+    raise SpecError(f"unsupported YAML tag {short}: specs are plain data (mappings, lists, "
+                    "numbers, strings, true/false, null)", line=node.start_mark.line + 1)
+
+
+def _timestamp_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    """``2018-01-13`` stays the text it is (a citation's date, not a datetime)."""
+    return loader.construct_scalar(node)
+
+
+for _tag in ("omap", "pairs", "set", "binary"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+_Loader.add_constructor(None, _refuse_tag)      # any other tag (!foo, !!python/...)
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
@@ -123,22 +182,61 @@ def parse_yaml(text: str, file: str) -> Any:
         loader.dispose()
 
 
+def read_bounded(path: "str | os.PathLike", limit: int, what: str = "a spec") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. A FIFO, a device, a socket or
+    a folder is refused *before* it is opened for reading (a FIFO would block, /dev/zero never
+    ends), and the size is enforced while reading (a file that grows, or lies in ``stat``)."""
+    file = os.fspath(path)
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        raise SpecError("no such file", file=file) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    _refuse_special(st.st_mode, file, what)
+    if st.st_size > limit:
+        raise SpecError(f"file is {st.st_size:,} bytes; {what} is limited to {limit:,} bytes",
+                        file=file)
+    try:
+        # O_NONBLOCK: should the path have been swapped for a FIFO since the stat, opening
+        # it does not wait for a writer; fstat below then refuses it.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    try:
+        _refuse_special(os.fstat(fd).st_mode, file, what)
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 16, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise SpecError(f"file is more than {limit:,} bytes; {what} is limited to "
+                                f"{limit:,} bytes", file=file)
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _refuse_special(mode: int, file: str, what: str) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise SpecError(f"is {kind}, not a regular file: {what} is read from a plain file",
+                    file=file)
+
+
 def read_spec_file(path: str | os.PathLike) -> Any:
     """Read and parse a spec file, with a clear error for every way it can be unusable."""
     file = os.fspath(path)
-    if not os.path.exists(file):
-        raise SpecError("no such file", file=file)
-    if os.path.isdir(file):
-        raise SpecError("is a directory, not a spec file", file=file)
-    try:
-        size = os.path.getsize(file)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"file is {size:,} bytes; specs are limited to {MAX_FILE_BYTES:,} bytes",
-                            file=file)
-        with open(file, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror or exc}", file=file) from None
+    raw = read_bounded(file, MAX_FILE_BYTES, "a spec")
     if b"\x00" in raw:
         raise SpecError("binary data, not a YAML text file", file=file)
     try:

@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from typing import Any, Mapping
 
-from costmodel.errors import SpecError
+from costmodel.errors import SpecError, excerpt
 from costmodel.spec.schema import SettingDecl, SpecFile
+
+
+MAX_NUMBER_CHARS = 40
+_INT_RE = re.compile(r"^[+-]?[0-9]+$", re.ASCII)
+_FLOAT_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$", re.ASCII)
 
 
 def declared(spec: SpecFile) -> dict[str, SettingDecl]:
@@ -20,7 +27,7 @@ def _type_name(v: Any) -> str:
 def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
     """Convert an override (a CLI string or a Python value) to the default's type."""
     default = decl.default
-    bad = SpecError(f"setting {name!r} expects {_type_name(default)}, got {value!r}")
+    bad = SpecError(f"setting {name!r} expects {_type_name(default)}, got {excerpt(value)}")
     if isinstance(value, str) and not isinstance(default, str):
         text = value.strip()
         if isinstance(default, bool):
@@ -28,13 +35,18 @@ def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
                 raise bad
             value = text.lower() in ("true", "1", "yes")
         else:
-            try:
+            # ASCII digits only, as written in a spec: Python's int() and float() also take
+            # full-width digits ("１６０"), underscores ("1_0"), "nan" and "inf".
+            if len(text) > MAX_NUMBER_CHARS:
+                raise bad
+            if _INT_RE.match(text):
                 value = int(text)
-            except ValueError:
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise bad from None
+            elif _FLOAT_RE.match(text):
+                value = float(text)
+                if not math.isfinite(value):
+                    raise bad
+            else:
+                raise bad
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise bad
@@ -53,7 +65,7 @@ def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
         raise bad
     if decl.choices is not None and value not in decl.choices:
         raise SpecError(f"setting {name!r} must be one of {', '.join(map(str, decl.choices))}; "
-                        f"got {value!r}")
+                        f"got {excerpt(value)}")
     return value
 
 
@@ -77,6 +89,9 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise SpecError(f"--set expects NAME=VALUE, got {item!r}")
+            raise SpecError(f"--set expects NAME=VALUE, got {excerpt(item)}")
+        if not value.strip().isascii() and not value.strip().isprintable():
+            raise SpecError(f"--set {key.strip()}: the value has control characters: "
+                            f"{excerpt(value)}")
         out[key.strip()] = value.strip()
     return out

@@ -33,6 +33,11 @@ from costmodel.count.profile import Profile, Spec
 # The stated memory limit: a spec beyond either is refused before anything is built.
 MAX_PARAMS = 500_000_000                 # 2 GB of fp32 weights
 MAX_ACTIVATION_ELEMENTS = 2_000_000_000  # sum of every layer's output elements, batch 1
+# Tracing is recursive (module calls, fvcore's JIT trace) and slow per module: a network
+# nested deeper or with more layers than this is refused (exit 2) rather than reported as a
+# mismatch on every layer, or traced for minutes.
+MAX_VERIFY_DEPTH = 100                   # nested containers (a residual is two)
+MAX_VERIFY_LAYERS = 3000
 
 # The name of the root module; FlopCounterMode prefixes module names with it.
 ROOT = "Network"
@@ -199,8 +204,31 @@ def _shape_str(shape: Any) -> str:
 
 
 # -- the limit ---------------------------------------------------------------------------------
+def nesting_depth(root) -> int:
+    """How deeply the graph's containers nest (iteratively: any depth is measurable)."""
+    from costmodel.graph.nodes import Layer, Seq
+    best, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        best = max(best, d)
+        if isinstance(node, Seq):
+            stack.extend((c, d + 1) for c in node.children)
+        elif not isinstance(node, Layer):
+            stack.extend((path, d + 1) for _, path in node.paths)
+    return best
+
+
 def check_size(p: Profile) -> None:
     """Refuse (SpecError) a network too large to build and trace in memory."""
+    if len(p.layers) > MAX_VERIFY_LAYERS:
+        raise SpecError(f"{p.model} has {len(p.layers):,} layers, above verify's limit of "
+                        f"{MAX_VERIFY_LAYERS:,} (tracing takes seconds per hundred modules); "
+                        "`costmodel profile` counts it analytically", file=p.file)
+    depth = nesting_depth(p.root)
+    if depth > MAX_VERIFY_DEPTH:
+        raise SpecError(f"{p.model} nests {depth} containers deep, above verify's limit of "
+                        f"{MAX_VERIFY_DEPTH} (torch and fvcore trace nested modules "
+                        "recursively); `costmodel profile` counts it analytically", file=p.file)
     if p.params > MAX_PARAMS:
         raise SpecError(f"{p.model} has {p.params:,} parameters, above verify's limit of "
                         f"{MAX_PARAMS:,} ({MAX_PARAMS * 4 / 2**30:.1f} GiB of fp32 weights); "
@@ -273,6 +301,17 @@ def _module_params(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "allocate" in text or "out of memory" in text
+
+
+def _memory_error(p: Profile) -> SpecError:
+    return SpecError(f"not enough memory to build and run {p.model} in torch "
+                     f"({p.params:,} parameters, {p.activations:,} activation elements); choose "
+                     "smaller settings (`costmodel profile` needs no memory for it)", file=p.file)
+
+
 # -- the entry point ---------------------------------------------------------------------------
 def verify_profile(p: Profile) -> Verification:
     """Build, run and trace the network of an analytic profile."""
@@ -282,9 +321,13 @@ def verify_profile(p: Profile) -> Verification:
 
     try:
         model = build(p.root)
+        x = example_input(p.input_shape)
     except SpecError as exc:
         raise exc.located(file=p.file) from None
-    x = example_input(p.input_shape)
+    except (MemoryError, RuntimeError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        raise _memory_error(p) from None
     names = [l.name for l in p.layers]
     modules = dict(model.named_modules())
     split_sizes = {l.name: list(l.attrs["sizes"]) for l in p.layers if l.op == "split"}
@@ -302,7 +345,14 @@ def verify_profile(p: Profile) -> Verification:
                 fv_total = int(fa.total())
                 by_op = {k: int(v) for k, v in fa.by_operator().items()}
                 unsupported = {k: int(v) for k, v in fa.unsupported_ops().items()}
+        except MemoryError:
+            raise _memory_error(p) from None
+        except RecursionError:
+            raise SpecError(f"{p.model} nests too deeply for torch to run or trace it; "
+                            "`costmodel profile` counts it analytically", file=p.file) from None
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            if _out_of_memory(exc):
+                raise _memory_error(p) from None
             # The analytic graph accepted the spec but torch could not run it: an analytic
             # shape rule disagrees with PyTorch. A mismatch, never hidden.
             error = f"the built module failed to run: {type(exc).__name__}: {str(exc).splitlines()[0]}"
