@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from typing import Any
 
 import yaml
@@ -12,6 +13,7 @@ from costmodel.errors import SpecError
 
 MAX_FILE_BYTES = 1_000_000          # a spec is a page of YAML; 1 MB is generous
 MAX_EXPANDED_NODES = 200_000        # YAML nodes after expanding aliases
+MAX_YAML_DEPTH = 1000               # nested mappings and lists
 
 
 class LineDict(dict):
@@ -149,6 +151,29 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], limit: int) -> int:
     return total
 
 
+def _depth(root: yaml.Node) -> int:
+    """How deeply the document's mappings and lists nest (iteratively); over
+    MAX_YAML_DEPTH is refused with the line where the limit is crossed."""
+    best, stack, seen = 0, [(root, 1)], set()
+    while stack:
+        node, d = stack.pop()
+        if d > MAX_YAML_DEPTH:
+            raise SpecError(f"the YAML nests more than {MAX_YAML_DEPTH} mappings and lists deep",
+                            line=node.start_mark.line + 1)
+        best = max(best, d)
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [v for _, v in node.value]
+        else:
+            continue
+        for child in children:
+            if (id(child), d) not in seen:
+                seen.add((id(child), d))
+                stack.append((child, d + 1))
+    return best
+
+
 def parse_yaml(text: str, file: str) -> Any:
     """Parse YAML text into LineDict/LineList/scalars; every problem becomes a SpecError."""
     loader = _Loader(text)
@@ -160,7 +185,15 @@ def parse_yaml(text: str, file: str) -> Any:
         if _expanded_size(node, {}, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
             raise SpecError(f"the YAML expands to more than {MAX_EXPANDED_NODES:,} nodes "
                             "(an alias bomb?); refusing to load it", file=file)
-        return loader.construct_document(node)
+        depth = _depth(node)
+        # Construction recurses once per level: make room for the depth allowed, whatever
+        # the caller's own stack depth (the result must not depend on who calls).
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 6 * depth + 1000))
+        try:
+            return loader.construct_document(node)
+        finally:
+            sys.setrecursionlimit(old)
     except SpecError as exc:
         raise exc.located(file=file) from None
     except yaml.constructor.ConstructorError as exc:
