@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 MAX_MESSAGE_CHARS = 500     # a message longer than this is cut, saying how long it was
+MAX_MESSAGE_LINES = 40      # a message of several lines (every spec that failed): at most
 MAX_VALUE_CHARS = 80        # a value quoted in a message: an excerpt and its length
 
 
@@ -19,11 +20,15 @@ def excerpt(value: object, limit: int = MAX_VALUE_CHARS) -> str:
     return f"{text[:limit - 3]}... ({len(text):,} characters)"
 
 
-def cap(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """``text``, or its first ``limit`` characters and how long it was."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... (message cut: {len(text):,} characters in all)"
+def cap(text: str, limit: int = MAX_MESSAGE_CHARS, max_lines: int = MAX_MESSAGE_LINES) -> str:
+    """``text`` with each line cut at ``limit`` characters and at most ``max_lines`` lines,
+    saying how long it was."""
+    lines = text.split("\n")
+    out = [line if len(line) <= limit else
+           f"{line[:limit]}... (message cut: {len(line):,} characters in all)" for line in lines[:max_lines]]
+    if len(lines) > max_lines:
+        out.append(f"... and {len(lines) - max_lines:,} more lines")
+    return "\n".join(out)
 
 
 class SpecError(Exception):
@@ -58,4 +63,6 @@ class SpecError(Exception):
         if self.layer:
             text += f"layer '{self.layer}': "
         from costmodel.output.text import visible
-        return visible(cap(text + self.message))
+        # control characters made visible; the message's own line breaks kept (user text
+        # quoted in it comes through repr() or an inner SpecError, already escaped)
+        return visible(cap(text + self.message), keep_newlines=True)

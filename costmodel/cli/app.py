@@ -90,7 +90,9 @@ def emit(tab, fmt: str) -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    sys.stderr.write(f"error: {message}\n")
+    from costmodel.errors import cap
+    from costmodel.output.text import visible
+    sys.stderr.write(f"error: {visible(cap(message), keep_newlines=True)}\n")
     raise typer.Exit(code)
 
 
