@@ -134,3 +134,16 @@ def test_hand_edited_default_entry_is_refused(tree):
     (tree / "edited.json").write_text(json.dumps(data))
     r = run_cli("check", tree / "specs", "--baseline", tree / "edited.json")
     assert r.code == 2 and "default entry disagrees" in r.err
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, str(2 ** 64), "-1"])
+def test_baseline_with_huge_or_negative_counts(tree, value):
+    text = (tree / "baseline.json").read_text()
+    data = json.loads(text)
+    macs = data["specs"]["mobilenet_v1.yaml"]["default"]["totals"]["mult_adds"]
+    bad = text.replace(f'"mult_adds": {macs}', f'"mult_adds": {value}')
+    assert bad != text
+    (tree / "edited.json").write_text(bad)
+    r = run_cli("check", tree / "specs", "--baseline", tree / "edited.json")
+    assert r.code == 2 and "Traceback" not in r.err and r.err.count("\n") == 1, r
+    assert str(tree / "edited.json") in r.err and len(r.err) < 600

@@ -408,11 +408,13 @@ class Expander:
                                           line, held)
         outs: list[Shape] = []
         seqs: list[tuple[str, Seq]] = []
+        held_outs = 0           # the outputs of the branches so far (a running sum: linear)
         for (pname, entries), xin in zip(paths, inputs):
             path = Seq(f"{full}.{pname}", line=line)
-            path_held = held + numel(x) + sum(numel(o) for o in outs)
+            path_held = held + numel(x) + held_outs
             path.children, y = self.seq(entries, env, path.name, xin, path_held, stack)
             outs.append(y)
+            held_outs += numel(y)
             seqs.append((str(pname), path))
         op = OPS[merge]
         y = op.merge(outs)

@@ -39,12 +39,13 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt,
                       ValidationError, model_validator)
 
-from costmodel.errors import SpecError
+from costmodel.errors import SpecError, excerpt
 from costmodel.spec.loader import read_bounded
 
 FORMAT_VERSION = 2      # 2: the defaults' own entry
 MAX_BASELINE_BYTES = 64_000_000
 HASH_DIGITS = 6
+MAX_COUNT = 2 ** 63       # a count beyond this is a hand-edit, not a network
 _RECORD_RE = re.compile(r"^[^|]+\|[^|]+\|[^|]*\|[^|]*\|[^|]*\|[0-9]+\|[0-9]+$")
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, str]
@@ -57,7 +58,7 @@ class _Strict(BaseModel):
 class VariantEntry(_Strict):
     """One variant (a setting combination) of one spec."""
     settings: dict[str, Scalar]
-    totals: dict[str, Annotated[StrictInt, Field(ge=0)]]
+    totals: dict[str, Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]]
     digest: str = Field(pattern=r"^[0-9a-f]{16}$")
     layer_hashes: str = Field(pattern=rf"^([0-9a-f]{{{HASH_DIGITS}}})*$")
     layers: Optional[list[str]] = None
@@ -84,7 +85,7 @@ class DefaultEntry(_Strict):
     """The spec's default configuration (no ``--set``): every resolved setting and its counts.
     Its per-layer records are those of the variant ``default_variant``."""
     settings: dict[str, Scalar]
-    totals: dict[str, Annotated[StrictInt, Field(ge=0)]]
+    totals: dict[str, Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]]
     digest: str = Field(pattern=r"^[0-9a-f]{16}$")
 
 
@@ -148,6 +149,9 @@ def parse(text: str, file: str) -> Baseline:
                         f"(column {exc.colno}); {redo}", file=file, line=exc.lineno) from None
     except RecursionError:
         raise SpecError(f"the baseline nests too deeply; {redo}", file=file) from None
+    except ValueError as exc:       # an integer of more than 4,300 digits, for one
+        raise SpecError(f"the baseline has a value this costmodel cannot read "
+                        f"({excerpt(str(exc))}); {redo}", file=file) from None
     if not isinstance(data, dict) or "format_version" not in data:
         raise SpecError(f"not a costmodel baseline (no format_version); {redo}", file=file)
     version = data["format_version"]
