@@ -104,11 +104,12 @@ def layer_table(p: Profile, convention: str = "paper", depth: int | None = None,
                  Column("%", key=f"{convention}_pct", drop=3),
                  Column("Params", key="params"),
                  Column("%", key="params_pct", drop=4)])
+    params = p.params           # once: a sum over every layer (a 99,000-layer spec)
     for r in body:
         t.add([r.name, r.type_stride, r.filter, hwc(r.input_shape), hwc(r.output_shape),
-               r.count, Pct(r.count, total), r.params, Pct(r.params, p.params)])
+               r.count, Pct(r.count, total), r.params, Pct(r.params, params)])
     t.footer = ["Total", "", "", hwc(p.input_shape), hwc(p.output_shape), total,
-                "100.00%", p.params, "100.00%"]
+                "100.00%", params, "100.00%"]
     t.notes = [f"{conv.title}: {conv.doc}.",
                "Params: trainable parameters (weights, biases, batch-norm scale and shift).",
                memory_note(p, batch, dtype), *notes]
@@ -124,9 +125,10 @@ def type_table(p: Profile) -> Tabular:
                  Column("Mult-Adds", key="mult_adds"), Column("%", key="mult_adds_pct", drop=3),
                  Column("Params", key="params"), Column("%", key="params_pct", drop=2),
                  Column("Weights", key="weights"), Column("%", key="weights_pct", drop=1)])
+    macs, params, weights = p.mult_adds, p.params, p.weights
     for r in p.by_type():
-        t.add([r.type, r.count, r.mult_adds, Pct(r.mult_adds, p.mult_adds),
-               r.params, Pct(r.params, p.params), r.weights, Pct(r.weights, p.weights)])
+        t.add([r.type, r.count, r.mult_adds, Pct(r.mult_adds, macs),
+               r.params, Pct(r.params, params), r.weights, Pct(r.weights, weights)])
     t.footer = ["Total", len(p.layers), p.mult_adds, "100.00%", p.params,
                 "100.00%", p.weights, "100.00%"]
     t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded.",

@@ -20,7 +20,7 @@ from costmodel.output import text as _text
 ELLIPSIS = "\u2026"
 NAME_FLOOR = 24              # names are shortened to this before an important column is dropped
 KEEP_BEFORE_SHORTENING = 2   # columns with drop <= this are dropped only after names shrink
-MAX_RICH_ROWS = 1000      # a terminal table longer than this shows its head and says so
+MAX_RICH_ROWS = 500       # a terminal table longer than this shows its head and says so
 
 
 @dataclass
