@@ -264,3 +264,29 @@ def test_ten_thousand_parallel_branches_finish(tmp_path):
     assert r.code == 0, r
     data = json.loads(r.out)
     assert len(data["layers"]) == 10_001 and data["totals"]["mult_adds"] == 0
+
+
+@pytest.mark.parametrize("digits", [20, 400, 5000])
+def test_huge_integer_literals_are_refused_with_a_line(tmp_path, digits):
+    """5,000 digits used to hit Python's int-to-text limit, 400 a float overflow."""
+    spec = write(tmp_path / "n.yaml", spec_text(f"  - {{op: conv2d, out: {'9' * digits}, kernel: 1}}\n"))
+    assert_located(run_cli("profile", spec), spec, 4, f"integer of {digits:,} digits")
+
+
+def test_nineteen_digit_counts_print_exactly(tmp_path):
+    spec = write(tmp_path / "n.yaml", spec_text("  - {op: conv2d, out: 1000000000000000000, kernel: 1}\n"))
+    r = run_cli("profile", spec, "--format", "json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["totals"]["mult_adds"] == 10 ** 18 * 3 * 64
+
+
+def test_unexpected_exception_is_one_line(monkeypatch):
+    from costmodel.count import profile as profile_mod
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("simulated bug")
+    monkeypatch.setattr(profile_mod.Spec, "load", classmethod(lambda cls, *a, **k: boom()))
+    monkeypatch.delenv("COSTMODEL_DEBUG", raising=False)
+    r = run_cli("profile", "mobilenet_v1")
+    assert r.code == 3 and r.err.count("\n") == 1 and "internal error" in r.err, r
+    assert "ZeroDivisionError: 'simulated bug'" in r.err

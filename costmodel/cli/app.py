@@ -238,6 +238,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     except MemoryError:
         _error("out of memory: the input is too large to process")
         code = 2
+    except OverflowError as exc:
+        _error(f"a number in the input is too large to compute with ({exc})")
+        code = 2
+    except Exception as exc:    # a bug: one line, not a traceback (COSTMODEL_DEBUG=1 shows it)
+        if os.environ.get("COSTMODEL_DEBUG"):
+            raise
+        from costmodel.errors import excerpt
+        _error(f"internal error (a bug in costmodel; please report it with the command and "
+               f"spec): {type(exc).__name__}: {excerpt(str(exc), 200)}; "
+               "COSTMODEL_DEBUG=1 shows the traceback")
+        code = 3
     if code not in (None, 0):
         sys.exit(code)
     sys.exit(0)

@@ -193,7 +193,7 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
                   TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
         task = bar.add_task("verifying", total=len(jobs))
         results = verify_many(jobs, runner, lambda label, n: bar.update(
-            task, advance=n, description=label or "verifying"))
+            task, advance=n, description=markup(label) if label else "verifying"))
     mismatch = any(r is not None and not r.ok for _, _, r, _ in results)
     errors = any(e is not None for *_, e in results)
     if fmt == Format.json:

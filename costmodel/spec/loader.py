@@ -124,6 +124,21 @@ def _timestamp_as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
     return loader.construct_scalar(node)
 
 
+MAX_INT_DIGITS = 19      # an integer literal in a spec is at most 19 digits (about 2**63)
+
+
+def _bounded_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """YAML's integers, but no longer than MAX_INT_DIGITS digits (a 5,000-digit channel count
+    would otherwise fail deep inside Python, or make every count meaningless)."""
+    text = loader.construct_scalar(node)
+    digits = sum(ch.isdigit() for ch in text)
+    if digits > MAX_INT_DIGITS:
+        raise SpecError(f"integer of {digits:,} digits; numbers in a spec have at most "
+                        f"{MAX_INT_DIGITS} digits", line=node.start_mark.line + 1)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 for _tag in ("omap", "pairs", "set", "binary"):
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
