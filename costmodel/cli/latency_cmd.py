@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from costmodel.output.text import markup
 from costmodel.count.profile import Spec
 from costmodel.spec.settings import parse_assignments
 
@@ -82,8 +83,8 @@ def latency(
     emit(report.latency_type_table(pred) if by == By.type else report.latency_table(pred), fmt.value)
     if fmt == Format.table:
         d = pred.device
-        console().print(f"[bold]{pred.model}[/bold]: predicted {pred.time_s * 1e3:.3f} ms on "
-                        f"{d.name} ({d.threads} thread(s), {pred.dtype}, batch {batch})")
+        console().print(f"[bold]{markup(pred.model)}[/bold]: predicted {pred.time_s * 1e3:.3f} ms on "
+                        f"{markup(d.name)} ({d.threads} thread(s), {pred.dtype}, batch {batch})")
 
 
 @app.command(rich_help_panel="torch", epilog="Examples:\n\n"
@@ -141,7 +142,7 @@ def calibrate(
     t.notes = [f"Memory bandwidth: {bw / 1e9:,.2f} GB/s. Fit: relative least squares of "
                "t = overhead + max(FLOPs / peak, bytes / bandwidth) over the microbenchmarks."]
     emit(t, "table")
-    err.print(f"wrote {out}")
+    err.print(f"wrote {markup(out)}", highlight=False)
 
 
 @app.command(rich_help_panel="torch", epilog="Examples:\n\n"
@@ -197,8 +198,8 @@ def bench(
     for tab in (report.compare_tables(m, pred) if pred is not None else [report.bench_table(m)]):
         emit(tab, fmt.value)
     if fmt == Format.table:
-        tail = f"; predicted {pred.time_s * 1e3:.3f} ms on {pred.device.name}" if pred else ""
-        console().print(f"[bold]{m.model}[/bold]: measured {m.totals['time_s'] * 1e3:.3f} ms "
+        tail = f"; predicted {pred.time_s * 1e3:.3f} ms on {markup(pred.device.name)}" if pred else ""
+        console().print(f"[bold]{markup(m.model)}[/bold]: measured {m.totals['time_s'] * 1e3:.3f} ms "
                         f"(median of {repeat}, IQR/median {100 * m.totals['spread']:.1f}%, "
                         f"{threads} thread(s), batch {batch}){tail}")
 
@@ -225,4 +226,4 @@ def roofline(
     p = Spec.load(spec).profile(**parse_assignments(set_))
     pred = predict(p, _device(device), batch)
     roofline_plot(pred, out)
-    console(stderr=True).print(f"wrote {out}")
+    console(stderr=True).print(f"wrote {markup(out)}", highlight=False)
