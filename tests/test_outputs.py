@@ -209,3 +209,15 @@ def test_every_json_document_names_its_format_and_tool(cli):
         assert d["format_version"] == 2 and d["tool"] == "costmodel", args
     schema = json.loads(cli("schema").out)
     assert "format_version" not in schema          # the spec JSON Schema stays a schema
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_paper_tables_keep_every_digit_in_a_narrow_terminal(cli, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    r = cli("table", "mobilenet_v1-table6")
+    assert r.code == 0, r
+    lines = [l for l in r.out.splitlines() if l[:1] in "┏┃│└"]
+    assert max(len(l) for l in lines) <= width
+    assert all(l[-1] in "┓┃│┘" for l in lines)           # the right border: nothing cropped
+    for value in ("568.7", "325.4", "149.5", "41.0", "70.6", "50.6"):
+        assert value in r.out

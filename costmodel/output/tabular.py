@@ -20,6 +20,7 @@ from costmodel.output import text as _text
 ELLIPSIS = "\u2026"
 NAME_FLOOR = 24              # names are shortened to this before an important column is dropped
 KEEP_BEFORE_SHORTENING = 2   # columns with drop <= this are dropped only after names shrink
+TEXT_FLOOR = 12              # a wrapping text column gets no narrower
 MAX_RICH_ROWS = 500       # a terminal table longer than this shows its head and says so
 
 
@@ -110,6 +111,46 @@ class Tabular:
         return [human(v) for v in row]
 
     # --- terminal ---------------------------------------------------------------------------
+    def _needs(self, headers: bool = True) -> list[int]:
+        from rich.cells import cell_len
+        body = [self._cells(r) for r in self.rows] + ([self._cells(self.footer)] if self.footer else [])
+        return [max([cell_len(c.header) if headers else 1] + [cell_len(r[i]) for r in body if i < len(r)])
+                for i, c in enumerate(self.columns)]
+
+    def width_of(self, cols: list[int], short: dict[int, int]) -> int:
+        """Characters the rich table takes with these columns (cells shortened per `short`)."""
+        need = self._needs()
+        return sum(short.get(i, need[i]) for i in cols) + 3 * len(cols) + 1
+
+    def _floors(self) -> list[int]:
+        """The narrowest a column gets when headers and text wrap: a number column keeps its
+        widest cell, a text column wraps down to 12 characters; none is narrower than the
+        longest word of its header."""
+        cells_w = self._needs(headers=False)
+        words = [max(len(word) for word in (c.header.split() or [""])) for c in self.columns]
+        return [max(word, w if c.justify != "left" else min(w, TEXT_FLOOR))
+                for w, word, c in zip(cells_w, words, self.columns)]
+
+    def min_width_of(self, cols: list[int], short: dict[int, int]) -> int:
+        if self.width_of(cols, short) <= 0:
+            return 0
+        floors = self._floors()
+        return sum(min(short.get(i, floors[i]), floors[i]) for i in cols) + 3 * len(cols) + 1
+
+    def _wrapped_widths(self, keep: list[int], short: dict[int, int], width: int) -> dict[int, int]:
+        """Column widths that fit `width` when headers and text wrap: the widest column above
+        its floor gives up a character, until the table fits (fit() made sure it can)."""
+        need, floors = self._needs(), self._floors()
+        w = {i: short.get(i, need[i]) for i in keep}
+        low = {i: min(floors[i], w[i]) for i in keep}
+        while sum(w.values()) + 3 * len(keep) + 1 > width:
+            slack = [i for i in keep if w[i] > low[i]]
+            if not slack:
+                break
+            j = max(slack, key=lambda i: (w[i] - low[i], w[i]))
+            w[j] -= 1
+        return w
+
     def fit(self, width: int | None) -> tuple[list[int], dict[int, int], list[str]]:
         """Which columns to show in `width` characters: (kept column indexes, {column: cell
         width it is shortened to}, notes saying what was left out)."""
@@ -151,9 +192,13 @@ class Tabular:
             dropped.append(i)
         shorten(NAME_FLOOR)
         shorten(8)
+        # still too wide: headers and text cells will wrap; if even their narrowest layout
+        # does not fit, the rightmost columns go (said in the note), never a digit
+        while self.min_width_of(keep, short) > width and len(keep) > 1:
+            dropped.append(keep.pop())
         notes = []
         if dropped:
-            names = ", ".join(self.columns[i].header for i in sorted(dropped))
+            names = ", ".join(self.columns[i].header for i in sorted(set(dropped)))
             notes.append(f"Columns left out to fit {width} terminal columns: {names} "
                          "(widen the terminal, or use --format markdown, csv or json for all of them).")
         if short:
@@ -170,15 +215,20 @@ class Tabular:
         from rich.text import Text
         rt = _text.rich_text
         shown = self.rows[:max_rows]
-        keep, short, fit_notes = (self if len(shown) == len(self.rows) else
-                                  dataclasses.replace(self, rows=shown)).fit(width)
+        fitted = (self if len(shown) == len(self.rows) else
+                  dataclasses.replace(self, rows=shown))
+        keep, short, fit_notes = fitted.fit(width)
         t = Table(title=rt(self.title) if self.title else None,
                   show_footer=self.footer is not None, title_justify="left")
         foot = self._cells(self.footer) if self.footer else [""] * len(self.columns)
+        # still too wide: headers and text (left-justified) cells wrap at spaces; a number
+        # column keeps the width of its widest cell
+        wrap = width is not None and fitted.width_of(keep, short) > width
+        widths = fitted._wrapped_widths(keep, short, width) if wrap else {}
         for i in keep:
             col = self.columns[i]
             t.add_column(rt(col.header), justify=col.justify, footer=rt(foot[i]),  # type: ignore[arg-type]
-                         no_wrap=True, overflow="fold")
+                         no_wrap=not wrap, overflow="fold", width=widths.get(i))
         for row, style in zip(shown, self.styles or [None] * len(self.rows)):
             cells = self._cells(row)
             t.add_row(*(rt(_shorten(cells[i], short[i]) if i in short else cells[i]) for i in keep),

@@ -52,6 +52,12 @@ class Point:
     top1: float          # reported ImageNet top-1 (%), or 100 - reported error
     table: str
     settings: dict
+    reproduced: bool = True       # computed mult-adds within the printed figure's rounding
+    footnote: int | None = None   # the table's footnote on the gap, when not reproduced
+
+    @property
+    def text(self) -> str:
+        return self.label if self.reproduced else f"{self.label} [{self.footnote}]"
 
 
 def points_from_tables(tables) -> list[Point]:
@@ -72,16 +78,21 @@ def points_from_tables(tables) -> list[Point]:
             if key in seen:
                 continue
             seen.add(key)
+            missed = r.get("mult_adds_within_rounding") is False
             out.append(Point(r["spec"], r["model"], r["mult_adds_computed"],
-                             r["params_computed"], float(top1), t.id, dict(r["settings"])))
+                             r["params_computed"], float(top1), t.id, dict(r["settings"]),
+                             reproduced=not missed,
+                             footnote=r.get("mult_adds_footnote") if missed else None))
     return out
 
 
 def pareto(points: list[Point]) -> list[Point]:
-    """The points no other point beats on both fewer mult-adds and higher accuracy."""
+    """The points no other point beats on both fewer mult-adds and higher accuracy; only rows
+    whose computed cost reproduces the printed one (a cost we cannot reproduce could put a
+    model on the front where it does not belong)."""
     front: list[Point] = []
     best = float("-inf")
-    for p in sorted(points, key=lambda p: (p.mult_adds, -p.top1)):
+    for p in sorted((p for p in points if p.reproduced), key=lambda p: (p.mult_adds, -p.top1)):
         if p.top1 > best:
             front.append(p)
             best = p.top1
@@ -127,35 +138,115 @@ def _style(family: str) -> tuple[str, str, Any]:
     return label, marker, cmap((2 * i) % 20 / 20 + (0.05 if i >= 10 else 0.0))
 
 
+OFFSETS = [(5, 4), (5, -11), (-5, 4), (-5, -11), (0, 9), (0, -16), (12, -3), (-12, -3),
+           (10, 14), (10, -21), (-10, 14), (-10, -21), (0, 20), (0, -27), (24, 4), (-24, 4),
+           (20, 26), (20, -33), (-20, 26), (-20, -33), (0, 34), (0, -41)]
+
+
+def _overlaps(a, b, pad: float = 1.0) -> bool:
+    return not (a.x1 + pad <= b.x0 or b.x1 + pad <= a.x0 or a.y1 + pad <= b.y0 or b.y1 + pad <= a.y0)
+
+
+def place_labels(fig, ax, anchors: list[tuple[float, float]], texts: list[str],
+                 fontsize: float = 7) -> list:
+    """Annotate each anchor (data coordinates) with its text at the first offset (points)
+    where the label overlaps no label already placed, no marker and stays inside the axes;
+    a label that must move far gets a thin leader line. Deterministic (no randomness)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+    canvas = FigureCanvasAgg(fig)
+    renderer = canvas.get_renderer()
+    axes_box = ax.get_window_extent(renderer)
+    marks = []
+    for x, y in anchors:
+        px, py = ax.transData.transform((x, y))
+        marks.append(Bbox.from_extents(px - 4, py - 4, px + 4, py + 4))
+    placed: list = []
+    out = []
+    order = sorted(range(len(anchors)), key=lambda i: (anchors[i][0], anchors[i][1]))
+    for i in order:
+        best = None
+        for dx, dy in OFFSETS:
+            ha = "left" if dx > 0 else ("right" if dx < 0 else "center")
+            ann = ax.annotate(texts[i], anchors[i], xytext=(dx, dy), textcoords="offset points",
+                              fontsize=fontsize, ha=ha, zorder=4)
+            box = ann.get_window_extent(renderer)
+            inside = (box.x0 >= axes_box.x0 and box.x1 <= axes_box.x1 and
+                      box.y0 >= axes_box.y0 and box.y1 <= axes_box.y1)
+            clash = any(_overlaps(box, b, 2.0) for b in placed) or \
+                any(_overlaps(box, m, 0) for j, m in enumerate(marks) if j != i)
+            if inside and not clash:
+                best = (ann, box, dx, dy)
+                break
+            ann.remove()
+        if best is None:      # nowhere free: the first position, the overlap accepted
+            dx, dy = OFFSETS[0]
+            ann = ax.annotate(texts[i], anchors[i], xytext=(dx, dy), textcoords="offset points",
+                              fontsize=fontsize, ha="left", zorder=4)
+            best = (ann, ann.get_window_extent(renderer), dx, dy)
+        ann, box, dx, dy = best
+        if abs(dx) + abs(dy) > 20:
+            ax.annotate("", anchors[i], xytext=(dx, dy), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.5,
+                                    "shrinkA": 0, "shrinkB": 3}, zorder=3)
+        placed.append(box)
+        out.append(ann)
+    return out
+
+
 def accuracy_vs_mult_adds(points: list[Point], stem: str = "accuracy_vs_mult_adds") -> dict[str, bytes]:
+    """Filled markers: rows whose computed mult-adds reproduce the printed figure. Hollow
+    markers with the table's footnote number: rows whose computed cost misses the printed
+    one beyond its rounding; they are left out of the Pareto front."""
     import matplotlib
+    from matplotlib.lines import Line2D
     with matplotlib.rc_context(RC):
-        fig = _figure(11, 7)
+        fig = _figure(14, 7.5)
         ax = fig.add_subplot(1, 1, 1)
         families = sorted({p.family for p in points},
                           key=lambda f: ([x[0] for x in FAMILIES] + [f]).index(f))
         for fam in families:
             label, marker, colour = _style(fam)
-            ps = [p for p in points if p.family == fam]
-            ax.scatter([p.mult_adds / 1e6 for p in ps], [p.top1 for p in ps], marker=marker,
-                       s=70 if marker == "*" else 40, color=colour, edgecolors="black",
-                       linewidths=0.5, label=label, zorder=3)
-            for p in ps:
-                ax.annotate(p.label, (p.mult_adds / 1e6, p.top1), xytext=(4, 3),
-                            textcoords="offset points", fontsize=7, zorder=4)
+            for ok in (True, False):
+                ps = [p for p in points if p.family == fam and p.reproduced is ok]
+                if not ps:
+                    continue
+                ax.scatter([p.mult_adds / 1e6 for p in ps], [p.top1 for p in ps], marker=marker,
+                           s=70 if marker == "*" else 40,
+                           facecolors=colour if ok else "none",
+                           edgecolors="black" if ok else colour,
+                           linewidths=0.5 if ok else 1.3, label=label if ok else None, zorder=3)
+            if not any(p.reproduced for p in points if p.family == fam):
+                ax.scatter([], [], marker=marker, s=40, facecolors="none", edgecolors=colour,
+                           linewidths=1.3, label=label)
         front = pareto(points)
         if front:
             ax.step([p.mult_adds / 1e6 for p in front], [p.top1 for p in front], where="post",
                     color="0.35", linestyle="--", linewidth=1.2, zorder=2,
-                    label="Pareto front (fewer mult-adds, higher top-1)")
+                    label="Pareto front (fewer mult-adds, higher top-1; reproduced rows only)")
         ax.set_xscale("log")
         _plain_log_axis(ax.xaxis)
+        xs = [p.mult_adds / 1e6 for p in points] or [1.0]
+        ys = [p.top1 for p in points] or [50.0]
+        ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+        ax.set_ylim(min(ys) - 2.5, max(ys) + 2.5)
         ax.set_xlabel("Mult-adds (millions, computed by costmodel: conv + linear MACs; log scale)")
         ax.set_ylabel("ImageNet top-1 accuracy (%, as reported by the papers)")
-        ax.set_title("Reported ImageNet top-1 vs. computed mult-adds, every registry row with both")
+        ax.set_title("Reported ImageNet top-1 vs. computed mult-adds, every registry row with both",
+                     loc="left")
         ax.grid(True, which="both", linewidth=0.4, alpha=0.5)
-        ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+        handles, labels = ax.get_legend_handles_labels()
+        if any(not p.reproduced for p in points):
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7,
+                                  markerfacecolor="none", markeredgecolor="0.3"))
+            labels.append("hollow, [n]: the computed cost misses\nthe printed one beyond its rounding\n"
+                          "(footnote n of its table); left out\nof the Pareto front")
+        # outside the axes: the legend hides no point and no label
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  framealpha=0.9, borderaxespad=0.0)
         fig.tight_layout()
+        place_labels(fig, ax, [(p.mult_adds / 1e6, p.top1) for p in points],
+                     [p.text for p in points])
         return _save(fig, stem)
 
 
@@ -191,16 +282,17 @@ def mobilenet_grid(costs: dict[tuple[float, int], tuple[int, int]],
                         marker=markers[j % len(markers)], label=f"resolution {r}")
         missing = [(w, r) for w in widths for r in resolutions if (w, r) not in top1]
         if missing:
-            ax1.plot([costs[k][0] / 1e6 for k in missing], [0.03] * len(missing), "|",
-                     color="0.3", markersize=12, transform=ax1.get_xaxis_transform(),
-                     label="computed cost, no reported accuracy")
+            # above the axes, outside the data area: a tick is a cost, not an accuracy
+            ax1.plot([costs[k][0] / 1e6 for k in missing], [1.025] * len(missing), "|",
+                     color="0.3", markersize=9, transform=ax1.get_xaxis_transform(),
+                     clip_on=False, label="computed cost, no reported accuracy (ticks above the plot)")
         ax1.set_xscale("log")
         _plain_log_axis(ax1.xaxis)
         ax1.set_xlabel("Mult-adds (millions, computed; log scale)")
         ax1.set_ylabel("ImageNet top-1 accuracy (%, reported: Tables 6, 7, 9)")
-        ax1.set_title("Accuracy vs. mult-adds (cf. Figure 4)")
+        ax1.set_title("Accuracy vs. mult-adds (cf. Figure 4)", pad=14)
         ax1.grid(True, which="both", linewidth=0.4, alpha=0.5)
-        ax1.legend(loc="upper left", fontsize=7, framealpha=0.9)
+        ax1.legend(loc="lower right", fontsize=7, framealpha=0.9)
         ax2.set_xscale("log")
         _plain_log_axis(ax2.xaxis)
         ax2.set_xlabel("Parameters (millions, computed: conv/linear weights; log scale)")

@@ -143,7 +143,7 @@ def _header_notes(t: Table, params_count: str | None) -> list[str]:
 def _cost_cells(computed: int | None, reported: float | int | None, unit: int, dec: int,
                 note: str | None, fn: Footnotes, status: str | None) -> tuple[str, str, dict]:
     """(computed cell, difference cell, record fields) for one cost column."""
-    rec = {"computed": computed, "diff_pct": None, "within_rounding": None}
+    rec = {"computed": computed, "diff_pct": None, "within_rounding": None, "footnote": None}
     if computed is None:
         return (status or "-"), "", rec
     value = computed / unit
@@ -155,7 +155,9 @@ def _cost_cells(computed: int | None, reported: float | int | None, unit: int, d
     rec.update(diff_pct=_round(d), within_rounding=not gap)
     dcell = "" if d is None else f"{d:+.1f}%"
     if gap:
-        dcell += " " + fn.mark(note or UNEXPLAINED)
+        mark = fn.mark(note or UNEXPLAINED)
+        dcell += " " + mark
+        rec["footnote"] = int(mark.strip("[]"))
     return cell, dcell, rec
 
 
@@ -190,7 +192,7 @@ def _results(t: Table, resolver: Resolver) -> PaperTable:
     show_params = any(r.params is not None for r in rows) or pa.count == "weights"
     ma_label = ma.label or "Mult-Adds"
     pa_label = pa.label or "Params"
-    cols = [Column("Model", "left"), Column("Spec (settings)", "left")]
+    cols = [Column("Model", "left"), Column("Spec (settings)", "left", drop=5)]
     cols += [Column(ACCURACY_LABELS[a] + ", reported") for a in d.accuracy]
     cols += [Column(f"{ma_label} ({ma.unit}), reported"),
              Column(f"Mult-Adds ({ma.unit}), computed"), Column("Δ")]
@@ -236,6 +238,7 @@ def _results(t: Table, resolver: Resolver) -> PaperTable:
             "mult_adds_unit": ma.unit, "mult_adds_reported": r.mult_adds,
             "mult_adds_computed": ma_rec["computed"], "mult_adds_diff_pct": ma_rec["diff_pct"],
             "mult_adds_within_rounding": ma_rec["within_rounding"],
+            "mult_adds_footnote": ma_rec["footnote"],
             "params_unit": pa.unit, "params_count": count, "params_reported": r.params,
             "params_computed": pa_rec["computed"], "params_diff_pct": pa_rec["diff_pct"],
             "params_within_rounding": pa_rec["within_rounding"],
