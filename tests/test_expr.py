@@ -45,7 +45,8 @@ def test_make_divisible(value, divisor, expected):
 @pytest.mark.parametrize("text, fragment", [
     ("__import__('os')", "unknown function '__import__'"),
     ("width.__class__", "Attribute is not allowed"),
-    ("[1, 2][0]", "not allowed"),
+    ("{1: 2}", "Dict is not allowed"),
+    ("[1, 2][5]", "out of range"),
     ("(lambda: 1)()", "not allowed"),
     ("widht * 2", "unknown name 'widht' (did you mean 'width'?)"),
     ("2 ** 1000", "exponent 1000 too large"),

@@ -10,16 +10,19 @@ from pydantic import ValidationError
 
 from costmodel.errors import SpecError
 from costmodel.graph.nodes import Layer, Node, Parallel, Seq, renamed
-from costmodel.graph.values import NAME_RE, block_arg, field_value, input_env, to_int
+from costmodel.graph.values import LETS, NAME_RE, block_arg, field_value, input_env, to_int
 from costmodel.ops import OPS, Op, Shape, lookup, numel
 from costmodel.spec import expr
 from costmodel.spec.loader import LineDict
 from costmodel.spec.messages import line_of, suggest, validation_error
 from costmodel.spec.schema import RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile, op_model
+from costmodel.ops.base import REQUIRED
 
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
-MAX_DEPTH = 32
+MAX_DEPTH = 32          # blocks inside blocks
+MAX_NESTING = 100       # entries inside entries (seq, repeat, residual, parallel, blocks)
+MAX_STEPS = 300_000     # entries visited, skipped and empty ones included
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,16 @@ class Prepared:
     line: int | None
 
 
-def _memo_key(bname: str, given: dict, x: Shape, stack: tuple) -> tuple | None:
+def _frozen(v: Any) -> Any:
+    return tuple(_frozen(i) for i in v) if isinstance(v, list) else v
+
+
+def _memo_key(bname: str, given: dict, x: Shape, stack: tuple, lets: dict) -> tuple | None:
     """A hashable key for a block instance, or None when an argument is not hashable."""
     try:
-        items = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in given.items()))
-        key = (bname, items, x, stack)
+        items = tuple(sorted((k, _frozen(v)) for k, v in given.items()))
+        outer = tuple(sorted((k, _frozen(v)) for k, v in lets.items()))
+        key = (bname, items, x, stack, outer)
         hash(key)
         return key
     except TypeError:
@@ -59,22 +67,46 @@ class Expander:
         self.settings = settings
         self.count = 0
         self.peak = 0
+        self.steps = 0
+        self.nesting = 0
+        self.defaults = dict(spec.defaults)
         self.block_lines = raw.get("blocks", {}) if isinstance(raw, LineDict) else {}
 
     # -- entry points ------------------------------------------------------------------------
     def run(self) -> tuple[Seq, Shape, Shape]:
         env = dict(self.settings)
+        lets_raw = self.raw.get("let") if isinstance(self.raw, LineDict) else None
+        lets: dict[str, Any] = {}
+        for k, v in self.spec.let.items():
+            kline = line_of(lets_raw, key=k) if lets_raw is not None else line_of(self.raw, key="let")
+            if k in self.settings:
+                raise SpecError(f"let {k!r} redefines the setting of that name", file=self.file,
+                                line=kline)
+            try:
+                lets[k] = env[k] = expr.evaluate(v, env)
+            except SpecError as exc:
+                exc.message = f"let {k!r}: {exc.message}"
+                raise exc.located(file=getattr(lets_raw, "source", None) or self.file,
+                                  line=kline) from None
+        env[LETS] = {}
         line = line_of(self.raw, key="input")
         try:
             shape = tuple(to_int(v, env, "input", minimum=1) for v in self.spec.input)
         except SpecError as exc:
             raise exc.located(file=self.file, line=line) from None
-        env.update(input_env(shape))
+        self.base_env = env
         root = Seq("", line=line_of(self.raw, key="layers"))
         root.children, out = self.seq(self.raw["layers"], env, "", shape, 0, ())
-        if not root.children:
-            raise SpecError("the spec has no layers", file=self.file, line=root.line)
+        if self.count == 0:
+            raise SpecError("the spec expands to no layers (check its repeat counts and when: "
+                            "conditions)", file=self.file, line=root.line)
         return root, shape, out
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise SpecError(f"expanding the spec visits more than {MAX_STEPS:,} entries (nested "
+                            "repeats, skipped or empty ones included); refusing to go on")
 
     # -- structure ---------------------------------------------------------------------------
     def seq(self, entries: Any, env: dict, prefix: str, x: Shape, held: int,
@@ -155,7 +187,12 @@ class Expander:
         full = f"{prefix}.{name}" if prefix else name
         if not isinstance(e, str):      # a bare op name is shared: keep the caller's line
             line = prep.line
+        self.nesting += 1
         try:
+            self.step()
+            if self.nesting > MAX_NESTING:
+                raise SpecError(f"entries nest deeper than {MAX_NESTING} levels")
+            env = {**env, **input_env(x)}
             if prep.when is not None:
                 cond = expr.evaluate(prep.when, env)
                 if not isinstance(cond, bool):
@@ -167,6 +204,8 @@ class Expander:
             return getattr(self, f"{prep.kind}_entry")(prep.raw, env, full, x, held, stack, line)
         except SpecError as exc:
             raise exc.located(file=file, line=line, layer=full) from None
+        finally:
+            self.nesting -= 1
 
     def _split_fields(self, op: Op, raw: dict) -> tuple[dict, list]:
         """Constant fields, checked and converted once; and the expression fields, evaluated
@@ -174,7 +213,7 @@ class Expander:
         consts: dict[str, Any] = {}
         exprs: list = []
         for fname, f in op.fields.items():
-            value = f.default if raw.get(fname) is None else raw[fname]
+            value = self.field_default(f, fname) if raw.get(fname) is None else raw[fname]
             line = line_of(raw, key=fname)
             if isinstance(value, str) or (isinstance(value, list)
                                           and any(isinstance(v, str) for v in value)):
@@ -185,6 +224,10 @@ class Expander:
             except SpecError as exc:
                 raise exc.located(line=line) from None
         return consts, exprs
+
+    def field_default(self, f, fname: str) -> Any:
+        """A field's default: the spec's ``defaults:`` entry for it, else the op's own."""
+        return self.defaults.get(fname, f.default)
 
     def _check_op(self, e: dict) -> Op:
         if not isinstance(e["op"], str):
@@ -208,6 +251,18 @@ class Expander:
         values = dict(consts)
         for fname, f, raw, fline in exprs:
             try:
+                if isinstance(raw, str) and env.get(raw.strip(), None) is expr.UNSET:
+                    value = self.field_default(f, fname)   # an optional argument not given
+                    if value is REQUIRED:
+                        raise SpecError(f"field {fname!r} is required, but the optional "
+                                        f"argument {raw.strip()!r} was not given")
+                    if isinstance(value, str) or (isinstance(value, list) and any(
+                            isinstance(v, str) for v in value)):
+                        value = field_value(f, fname, value, env)
+                    else:
+                        value = field_value(f, fname, value, {})
+                    values[fname] = value
+                    continue
                 values[fname] = field_value(f, fname, raw, env)
             except SpecError as exc:
                 raise exc.located(line=fline) from None
@@ -242,6 +297,7 @@ class Expander:
         body = e["body"]
         node = Seq(full, line=line)
         for k in range(n):
+            self.step()
             env2 = {**env, var: k}
             if len(body) == 1 and not (isinstance(body[0], dict) and "name" in body[0]):
                 child, x = self.entry(body[0], k, env2, full, x, held, stack, line_of(body, 0),
@@ -277,7 +333,7 @@ class Expander:
                                 f"arguments: {', '.join(declared) or 'none'}", line=line_of(e, key=k))
         given = {k: block_arg(v, env) for k, v in given.items()}
         if e.get("rows") is None:
-            return self.instance(bname, bdef, given, full, x, held, stack, line)
+            return self.instance(bname, bdef, given, full, x, held, stack, line, env)
         node = Seq(full, line=line)
         rows = e["rows"]
         k = 0
@@ -293,10 +349,11 @@ class Expander:
                     raise SpecError(f"row repeat {times} exceeds the limit of {MAX_REPEAT:,}",
                                     line=row_line)
                 row = row["row"]
-            values = self._row(bname, declared, row, env, row_line)
+            values = self._row(bname, declared, row, {**env, **input_env(x)}, row_line)
             for _ in range(times):
+                self.step()
                 child, x = self.instance(bname, bdef, {**given, **values}, f"{full}.{k}", x, held,
-                                         stack, row_line)
+                                         stack, row_line, env)
                 node.children.append(child)
                 k += 1
         return node, x
@@ -317,19 +374,20 @@ class Expander:
         raise SpecError(f"a row is a list of values in argument order ({', '.join(names)}) "
                         f"or a mapping, got {row!r}", line=line)
 
-    def instance(self, bname, bdef, given, full, x, held, stack, line):
+    def instance(self, bname, bdef, given, full, x, held, stack, line, env):
         """One block instance. Its expansion depends only on the block, its arguments, its
         input shape and the blocks it is nested in (the body's environment is the settings,
         the arguments and the input: lexical scope), so a repeat of the same instance is a
         renamed copy of the first one instead of a new expansion. Each instance is expanded
         with nothing held, its peak memory then added to what the caller holds."""
-        key = _memo_key(bname, given, x, stack)
+        lets = env.get(LETS, {})
+        key = _memo_key(bname, given, x, stack, lets)
         hit = self.instances.get(key) if key is not None else None
         if hit is None:
             saved_peak, saved_count = self.peak, self.count
             self.peak = 0
             try:
-                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line)
+                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line, lets)
             finally:
                 rel_peak, self.peak = self.peak, saved_peak
             hit = (node, y, rel_peak, self.count - saved_count)
@@ -346,25 +404,31 @@ class Expander:
         node.line = line
         return node, y
 
-    def _expand_instance(self, bname, bdef, given, full, x, stack, line):
-        benv = dict(self.settings)
+    def _expand_instance(self, bname, bdef, given, full, x, stack, line, lets):
+        """The body's environment: the settings and the spec's let, the let of every calling
+        block (lexical scope: inner definitions shadow outer ones), the arguments, the block's
+        input (in_channels, in_h, in_w) and its own let."""
+        benv = {**self.base_env, **lets, **input_env(x)}
         for arg, default in bdef.arg_defaults().items():
             if arg in given:
                 benv[arg] = given[arg]
             elif default is None:
                 raise SpecError(f"block {bname!r} needs argument {arg!r}", line=line)
+            elif default is expr.UNSET:
+                benv[arg] = expr.UNSET
             else:
                 benv[arg] = block_arg(default, benv)
-        benv.update(input_env(x))
         blk = self.block_lines.get(bname) if isinstance(self.block_lines, dict) else None
+        inner = dict(lets)
         for k, v in bdef.let.items():
             try:
-                benv[k] = block_arg(v, benv)
+                benv[k] = inner[k] = block_arg(v, benv)
             except SpecError as exc:
                 lets = blk.get("let") if isinstance(blk, LineDict) else None
                 raise exc.located(file=getattr(lets, "source", None) or self.file,
                                   line=line_of(lets, key=k) if lets else None,
                                   layer=full) from None
+        benv[LETS] = inner
         body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
         node = Seq(full, line=line)
         node.children, y = self.seq(body, benv, full, x, 0, (*stack, bname))

@@ -13,6 +13,7 @@ from costmodel.spec import expr
 from costmodel.spec.messages import suggest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+LETS = "\x00lets"      # the environment's key for the let values a block passes to its callees
 
 
 def input_env(x: Shape) -> dict[str, int]:
@@ -23,7 +24,7 @@ def input_env(x: Shape) -> dict[str, int]:
 def to_int(value: Any, env: dict, what: str, minimum: int | None = None) -> int:
     v = expr.evaluate(value, env)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise SpecError(f"{what} must be an integer, got {v!r}")
+        raise SpecError(f"{what} must be an integer, got {expr.type_name(v)} {_short(v)}")
     if isinstance(v, float):
         if not v.is_integer():
             raise SpecError(f"{what} must be an integer, got {v!r} from {value!r} "
@@ -35,20 +36,36 @@ def to_int(value: Any, env: dict, what: str, minimum: int | None = None) -> int:
     return v
 
 
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
+
+
+def _plain_int(value: Any, f: F) -> bool:
+    return type(value) is int and (f.minimum is None or value >= f.minimum) \
+        and value <= expr.MAX_MAGNITUDE
+
+
 def field_value(f: F, fname: str, value: Any, env: dict) -> Any:
     if value is None:
         return None
     if f.kind == "int":
-        if type(value) is int and (f.minimum is None or value >= f.minimum):
+        if _plain_int(value, f):
             return value
         return to_int(value, env, f"field {fname!r}", f.minimum)
     if f.kind == "pair":
-        if type(value) is int and (f.minimum is None or value >= f.minimum):
+        if _plain_int(value, f):
             return value
         if isinstance(value, list):
+            if len(value) != 2:
+                raise SpecError(f"field {fname!r} must be an integer or [h, w], got a list of "
+                                f"{len(value)}")
             return [to_int(v, env, f"field {fname!r}", f.minimum) for v in value]
         v = expr.evaluate(value, env)
         if isinstance(v, list):
+            if len(v) != 2:
+                raise SpecError(f"field {fname!r} must be an integer or [h, w], got a list of "
+                                f"{len(v)}")
             return [to_int(x, env, f"field {fname!r}", f.minimum) for x in v]
         return to_int(v, env, f"field {fname!r}", f.minimum)
     if f.kind == "float":
@@ -68,13 +85,14 @@ def field_value(f: F, fname: str, value: Any, env: dict) -> Any:
             return value
         v = expr.evaluate(value, env)
         if not isinstance(v, bool):
-            raise SpecError(f"field {fname!r} must be true or false, got {v!r}")
+            raise SpecError(f"field {fname!r} must be true or false, got {expr.type_name(v)} "
+                            f"{_short(v)}")
         return v
     if f.kind == "choice":
-        v = value if value in f.choices else expr.evaluate(value, env)
-        if v not in f.choices:
-            raise SpecError(f"field {fname!r} must be one of {', '.join(f.choices)}; got {v!r}"
-                            + suggest(str(v), f.choices))
+        v = value if isinstance(value, str) and value in f.choices else expr.evaluate(value, env)
+        if not isinstance(v, str) or v not in f.choices:
+            raise SpecError(f"field {fname!r} must be one of {', '.join(f.choices)}; got "
+                            f"{_short(v)}" + suggest(str(v)[:60], f.choices))
         return v
     raise AssertionError(f.kind)
 

@@ -226,6 +226,8 @@ def parse_yaml(text: str, file: str) -> Any:
         raise SpecError(f"not valid YAML: {exc}", file=file) from None
     except RecursionError:
         raise SpecError("the YAML nests too deeply", file=file) from None
+    except ValueError as exc:   # e.g. an integer of more than 4,300 digits
+        raise SpecError(f"a value cannot be read: {str(exc)[:120]}", file=file) from None
     finally:
         loader.dispose()
 

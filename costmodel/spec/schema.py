@@ -21,10 +21,12 @@ skipped when false). Numeric fields take numbers or expressions over settings (`
 """
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, StrictBool, StrictFloat, StrictInt, create_model
 from pydantic.functional_validators import field_validator, model_validator
 from pydantic.json_schema import WithJsonSchema
 
@@ -38,6 +40,7 @@ _ENTRY_MARK = "x-costmodel-entry"
 EntryList = Annotated[list[Any], WithJsonSchema({"type": "array", "items": {_ENTRY_MARK: True}})]
 
 NAME_PATTERN = r"^[A-Za-z0-9_]+$"
+NAME_RE = re.compile(NAME_PATTERN)
 RESERVED_CALL_KEYS = ("block", "name", "when", "rows")
 
 
@@ -45,11 +48,70 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RESERVED_NAMES = ("in_channels", "in_h", "in_w")
+RESERVED_DOC = ("in_channels, in_h and in_w are reserved: the channels, height and width of the "
+                "input of the entry being evaluated (for a block's let and argument defaults: "
+                "the block's input)")
+
+
+def check_name(name: str, what: str) -> None:
+    """A name a spec binds (setting, let, argument, loop variable) must not be reserved."""
+    if name in RESERVED_NAMES:
+        raise ValueError(f"{what} {name!r} redefines a reserved name; {RESERVED_DOC}")
+
+
 class SettingDecl(_Strict):
-    """A setting with a default and, optionally, the values it may take."""
-    default: Scalar
+    """A setting: a value with a default (``default``), optionally restricted to ``choices``;
+    or computed from the settings declared before it, overridable (``expr``) or not
+    (``derived``). A string value needs ``choices``: strings are names, never numbers."""
+    default: Optional[Scalar] = None
+    expr: Optional[str] = Field(None, description="overridable expression over earlier settings")
+    derived: Optional[str] = Field(None, description="expression over earlier settings; "
+                                                      "not overridable")
     choices: Optional[list[Scalar]] = None
     doc: Optional[str] = None
+    new: Optional[StrictBool] = Field(None, description="in a spec that extends another: this "
+                                      "setting is new on purpose (not a misspelt parent setting)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        given = [k for k in ("default", "expr", "derived") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a setting declares exactly one of default, expr, derived; got "
+                             + (", ".join(given) or "none"))
+        if self.choices is not None:
+            if not self.choices:
+                raise ValueError("choices is empty")
+            if self.default is not None and not any(
+                    type(c) is type(self.default) and c == self.default or
+                    (isinstance(c, (int, float)) and isinstance(self.default, (int, float))
+                     and not isinstance(c, bool) and not isinstance(self.default, bool)
+                     and c == self.default) for c in self.choices):
+                raise ValueError(f"default {self.default!r} is not among its choices "
+                                 f"{self.choices!r}")
+        elif isinstance(self.default, str):
+            raise ValueError(f"a string default ({self.default!r}) needs choices: strings are "
+                             "names, not numbers or expressions; to compute a setting from "
+                             "others write {expr: ...} (overridable) or {derived: ...}")
+        return self
+
+
+class ArgDecl(_Strict):
+    """A block argument in the long form: a default, or ``optional: true`` (when not given,
+    a field that is just this argument takes the op's own default)."""
+    default: Optional[Scalar] = None
+    optional: StrictBool = False
+    doc: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        if self.optional and self.default is not None:
+            raise ValueError("an argument is optional (the op's default) or has a default, "
+                             "not both")
+        return self
+
+
+REQUIRED_ARG = None
 
     @model_validator(mode="after")
     def _default_among_choices(self):
@@ -63,9 +125,12 @@ class SettingDecl(_Strict):
 
 
 class BlockDef(_Strict):
-    """A reusable block: named arguments (null default = required), local ``let``
-    definitions (may use ``in_channels``, ``in_h``, ``in_w``: the block's input), and a body."""
-    args: Union[list[str], dict[str, Optional[Scalar]]] = Field(default_factory=dict)
+    """A reusable block: named arguments (null default = required; ``{optional: true}``: the
+    op's default), local ``let`` definitions (they see the settings, the spec's ``let``, the
+    ``let`` of the calling blocks, the arguments and ``in_channels``, ``in_h``, ``in_w``: the
+    block's input), and a body."""
+    args: Union[list[str], dict[str, Union[ArgDecl, StrictBool, StrictInt, StrictFloat, str, None]]] \
+        = Field(default_factory=dict)
     let: dict[str, Scalar] = Field(default_factory=dict)
     body: EntryList
     doc: Optional[str] = None
@@ -74,16 +139,36 @@ class BlockDef(_Strict):
     @classmethod
     def _no_reserved(cls, v):
         names = list(v)
+        if isinstance(v, list) and len(set(names)) != len(names):
+            raise ValueError("an argument is named twice")
         for n in names:
+            if not isinstance(n, str) or not NAME_RE.match(n) or n[0].isdigit():
+                raise ValueError(f"argument name {n!r} must be a word (letters, digits, '_')")
             if n in RESERVED_CALL_KEYS:
                 raise ValueError(f"argument name {n!r} is reserved ({', '.join(RESERVED_CALL_KEYS)})")
+            check_name(n, "argument")
+        return v
+
+    @field_validator("let")
+    @classmethod
+    def _let_names(cls, v):
+        for n in v:
+            check_name(n, "let")
         return v
 
     def arg_defaults(self) -> dict[str, Any]:
-        """Argument name -> default (None: required), in declaration order."""
+        """Argument name -> default (None: required; expr.UNSET: the op's default), in
+        declaration order."""
+        from costmodel.spec.expr import UNSET
         if isinstance(self.args, list):
             return {a: None for a in self.args}
-        return dict(self.args)
+        out: dict[str, Any] = {}
+        for k, v in self.args.items():
+            if isinstance(v, ArgDecl):
+                out[k] = UNSET if v.optional else v.default
+            else:
+                out[k] = v
+        return out
 
 
 class Grid(_Strict):
@@ -103,8 +188,63 @@ class SpecFile(_Strict):
         default_factory=dict, description="named settings with defaults, overridable with --set")
     variants: Optional[Union[list[dict[str, Scalar]], Grid]] = Field(
         None, description="setting combinations worth guarding (costmodel lock)")
+    let: dict[str, Scalar] = Field(
+        default_factory=dict, description="values computed from the settings, in order; seen "
+                                          "by every entry and block (not overridable)")
+    defaults: dict[str, Union[StrictBool, StrictInt, StrictFloat, str]] = Field(
+        default_factory=dict, description="op field defaults for the whole spec, e.g. "
+                                          "{padding: 0} for PyTorch's own default padding")
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     layers: EntryList
+
+    @field_validator("settings", "let")
+    @classmethod
+    def _names(cls, v):
+        for n in v:
+            if not isinstance(n, str) or not NAME_RE.match(n) or n[0].isdigit():
+                raise ValueError(f"name {n!r} must be a word (letters, digits, '_')")
+            check_name(n, "name")
+        return v
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _typed_settings(cls, v):
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for n, d in v.items():
+            if isinstance(d, dict):
+                try:
+                    out[n] = SettingDecl.model_validate(dict(d))
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    where = ".".join(map(str, err["loc"]))
+                    msg = err["msg"]
+                    if msg.startswith("Value error, "):
+                        msg = msg[len("Value error, "):]
+                    raise ValueError(f"setting {n!r}: " + (f"{where}: " if where else "")
+                                     + msg) from None
+                continue
+            out[n] = d
+            if isinstance(d, str):
+                raise ValueError(
+                    f"setting {n!r}: a string value ({d!r}) needs choices ({{default: "
+                    f"{d}, choices: [...]}}): strings are names, not numbers or conditions; "
+                    "to compute a setting from others write {expr: ...} (overridable) or "
+                    "{derived: ...}")
+        return out
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults(cls, v):
+        known = sorted({f for op in OPS.values() for f in op.fields})
+        for k in v:
+            if k not in known:
+                close = difflib.get_close_matches(k, known, n=1)
+                raise ValueError(f"defaults: no op has a field {k!r}"
+                                 + (f" (did you mean {close[0]!r}?)" if close else "")
+                                 + f"; fields: {', '.join(known)}")
+        return v
 
     @field_validator("input")
     @classmethod
@@ -132,13 +272,20 @@ class SeqEntry(_EntryBase):
 
 class RepeatEntry(_EntryBase):
     repeat: Expr
-    as_: str = Field("i", alias="as", description="loop variable name")
+    as_: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        "i", alias="as", description="loop variable name")
     body: EntryList
+
+    @field_validator("as_")
+    @classmethod
+    def _as(cls, v):
+        check_name(v, "loop variable")
+        return v
 
 
 class ParallelEntry(_EntryBase):
     parallel: Union[Annotated[list[EntryList], Field()], dict[str, EntryList]]
-    merge: Literal["add", "concat"]
+    merge: Literal["add", "concat", "mul"]
     split: Optional[Union[Expr, list[Expr]]] = Field(
         None, description="split the input's channels: a number of equal chunks or the sizes")
 

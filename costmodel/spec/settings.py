@@ -7,6 +7,7 @@ import re
 from typing import Any, Mapping
 
 from costmodel.errors import SpecError, excerpt
+from costmodel.spec import expr
 from costmodel.spec.schema import SettingDecl, SpecFile
 
 
@@ -21,15 +22,24 @@ def declared(spec: SpecFile) -> dict[str, SettingDecl]:
 
 
 def _type_name(v: Any) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}[type(v)]
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        type(v), type(v).__name__)
 
 
-def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
+def _same(a: Any, b: Any) -> bool:
+    if expr.is_num(a) and expr.is_num(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def coerce_setting(name: str, decl: SettingDecl, value: Any, default: Any = None) -> Any:
     """Convert an override (a CLI string or a Python value) to the default's type."""
-    default = decl.default
+    default = decl.default if default is None else default
     bad = SpecError(f"setting {name!r} expects {_type_name(default)}, got {excerpt(value)}")
     if isinstance(value, str) and not isinstance(default, str):
         text = value.strip()
+        if not text.isascii():
+            raise bad
         if isinstance(default, bool):
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise bad
@@ -63,23 +73,64 @@ def coerce_setting(name: str, decl: SettingDecl, value: Any) -> Any:
         value = float(value)
     elif isinstance(default, str) and not isinstance(value, str):
         raise bad
-    if decl.choices is not None and value not in decl.choices:
+    try:
+        expr.bounded(value)
+    except Exception as exc:  # noqa: BLE001 - the evaluator's own bound error
+        raise SpecError(f"setting {name!r}: {exc}") from None
+    if decl.choices is not None and not any(_same(value, c) for c in decl.choices):
+        raise SpecError(f"setting {name!r} must be one of {', '.join(map(str, decl.choices))}; "
+                        f"got {value!r}")
+    return value
+
+
+def _check_typed(name: str, decl: SettingDecl, value: Any) -> Any:
+    if isinstance(value, str) and decl.choices is None:
+        raise SpecError(f"setting {name!r} computes the string {value!r}: a string setting "
+                        "needs choices")
+    if not isinstance(value, (bool, int, float, str)):
+        raise SpecError(f"setting {name!r} must be a number, true/false or a name, got "
+                        f"{expr.type_name(value)}")
+    if decl.choices is not None and not any(_same(value, c) for c in decl.choices):
         raise SpecError(f"setting {name!r} must be one of {', '.join(map(str, decl.choices))}; "
                         f"got {excerpt(value)}")
     return value
 
 
 def resolve(spec: SpecFile, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Declared defaults updated by overrides; unknown names are errors, not ignored."""
+    """Declared defaults updated by overrides; unknown names are errors, not ignored.
+    Settings are resolved in declaration order, so ``expr``/``derived`` settings see the
+    settings declared before them (with their overrides)."""
     decls = declared(spec)
-    values = {k: d.default for k, d in decls.items()}
-    for key, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    for key in overrides:
         if key not in decls:
             close = difflib.get_close_matches(key, list(decls), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(decls) or "none"
             raise SpecError(f"unknown setting {key!r}{hint}; {spec.name} declares: {known}")
-        values[key] = coerce_setting(key, decls[key], value)
+        if decls[key].derived is not None:
+            raise SpecError(f"setting {key!r} is derived ({decls[key].derived!r}) and cannot be "
+                            "set; set the settings it is computed from")
+    values: dict[str, Any] = {}
+    for key, decl in decls.items():
+        source = decl.expr if decl.expr is not None else decl.derived
+        if source is None:
+            default = decl.default
+            try:
+                expr.bounded(default)
+            except Exception as exc:  # noqa: BLE001 - the evaluator's own bound error
+                raise SpecError(f"setting {key!r}: {exc}") from None
+        else:
+            try:
+                default = expr.evaluate(source, values)
+            except SpecError as exc:
+                raise SpecError(f"setting {key!r}: {exc.message}") from None
+            if key not in overrides:
+                _check_typed(key, decl, default)
+        if key in overrides:
+            values[key] = coerce_setting(key, decl, overrides[key], default)
+        else:
+            values[key] = default
     return values
 
 
