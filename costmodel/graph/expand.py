@@ -450,7 +450,7 @@ class Expander:
         if len(paths) < 2:
             raise SpecError("parallel needs at least two branches")
         for pname, _ in paths:
-            if not NAME_RE.match(str(pname)) or pname in ("split", "add", "concat"):
+            if not NAME_RE.match(str(pname)) or pname in ("split", "add", "concat", "mul"):
                 raise SpecError(f"branch name {pname!r} is not allowed")
         split_layer = None
         inputs = [x] * len(paths)

@@ -1,7 +1,8 @@
 """Element-wise activations, dropout and identity.
 
 None has parameters or mult-adds. fvcore counts none of them (``aten::relu`` is ignored; the
-others are reported as unsupported and count 0). full: one operation per output element.
+others, ``aten::gelu`` and ``aten::silu`` included, are reported as unsupported and count 0).
+FlopCounterMode counts none either. full: one operation per output element.
 """
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ FUNCTIONS = {
     "hardswish": ("h-swish", "Hardswish"),
     "hardsigmoid": ("h-sigmoid", "Hardsigmoid"),
     "sigmoid": ("Sigmoid", "Sigmoid"),
-    "swish": ("Swish", "SiLU"),
+    "silu": ("SiLU", "SiLU"),
+    "swish": ("SiLU", "SiLU"),       # the same function as silu (x * sigmoid(x))
+    "gelu": ("GELU", "GELU"),        # exact (erf) GELU, torch's default
     "identity": ("Identity", "Identity"),
 }
+SYNONYMS = {"swish": "silu"}     # fn names that are another op's alias
 
 
 class _Activation(Op):
@@ -55,13 +59,16 @@ class Activation(_Activation):
 
 
 def _named(fn: str) -> type[Op]:
+    aliases = tuple(k for k, v in SYNONYMS.items() if v == fn)
     cls = type(f"Act_{fn}", (_Activation,), {"name": fn, "fn": fn, "fields": {},
+                                              "aliases": aliases,
                                               "__doc__": f"{FUNCTIONS[fn][0]} activation."})
     return register(cls)
 
 
 for _fn in FUNCTIONS:
-    _named(_fn)
+    if _fn not in SYNONYMS:
+        _named(_fn)
 
 
 @register

@@ -38,6 +38,34 @@ class Add(Op):
 
 
 @register
+class Mul(Op):
+    """Element-wise product of the branches (a gate). Equal shapes, or C x 1 x 1 branches
+    broadcast over a C x H x W one. No parameters or mult-adds. fvcore: 0 (``aten::mul``
+    has no rule). FlopCounterMode: 0. full: (branches - 1) multiplies per output element."""
+    name = "mul"
+    kind = "merge"
+
+    def merge(self, shapes: list[Shape]) -> Shape:
+        big = max(shapes, key=numel)
+        for s in shapes:
+            if s != big and not (len(s) == 3 and len(big) == 3 and s[0] == big[0]
+                                 and s[1:] == (1, 1)):
+                raise SpecError("mul needs equal shapes (or C x 1 x 1 against C x H x W), got "
+                                + " and ".join(fmt_shape(s) for s in shapes))
+        return big
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(y) * (a["inputs"] - 1)
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Mul", ""
+
+    def build(self, a: dict, x: Shape):
+        from costmodel.torch.modules import Mul as M
+        return M()
+
+
+@register
 class Concat(Op):
     """Channel concatenation. Zero in every convention (``aten::cat`` is ignored by fvcore)."""
     name = "concat"

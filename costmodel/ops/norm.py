@@ -1,6 +1,7 @@
-"""Batch normalisation (inference mode)."""
+"""Normalisation: batch norm (inference mode) and layer norm."""
 from __future__ import annotations
 
+from costmodel.errors import SpecError
 from costmodel.ops.base import F, Kernel, Op, Shape, numel, register
 
 
@@ -47,9 +48,82 @@ class BatchNorm(Op):
         cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
         return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
-    # === memory traffic and latency kernels (issue 13) =========================================
-    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+    # === memory traffic and latency kernels (issue 13) ==================================    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
         """Read the input and the per-channel running mean and variance (and scale and shift
         with affine: 4 values per channel, else 2), write the output."""
         stats = (4 if a["affine"] else 2) * x[0]
         return [Kernel("elementwise", self.full(a, x, y), numel(x), stats, numel(y))]
+=======
+
+@register
+class LayerNorm(Op):
+    """Layer norm over the channels: channels-first on a C x H x W map (each position's C
+    values normalised, as ConvNeXt's and LayerNorm2d do it: permute, ``nn.LayerNorm(C)``,
+    permute back), or over a flat vector of F features.
+
+    params = 2 * C with affine (weight and bias), 0 without. mult-adds: 0.
+    fvcore's ``aten::layer_norm`` rule: 5 per input element with affine, 4 without.
+    FlopCounterMode: 0 (it counts matrix products and convolutions only).
+    full: per element 5 (mean's add, subtract, square, variance's add, multiply by 1/std)
+    + 2 with affine (scale, shift); per position 2 (add eps, reciprocal square root).
+    """
+    name = "layer_norm"
+    aliases = ("ln", "layernorm")
+    fields = {
+        "eps": F("float", 1e-5, "epsilon (> 0; ConvNeXt uses 1e-6)", positive=True),
+        "affine": F("bool", True, "learn a per-channel scale and shift (elementwise_affine)"),
+    }
+
+    def resolve(self, a: dict, x: Shape) -> dict:
+        if a["eps"] <= 0:
+            raise SpecError(f"layer_norm eps must be positive, got {a['eps']}")
+        return {**a, "channels": x[0]}
+
+    def params(self, a: dict, x: Shape) -> int:
+        return 2 * x[0] if a["affine"] else 0
+
+    def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x) * (5 if a["affine"] else 4)
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        positions = numel(x) // x[0]
+        return numel(x) * (7 if a["affine"] else 5) + 2 * positions
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "LayerNorm"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "LN", ""
+
+    def build(self, a: dict, x: Shape):
+        import torch.nn as nn
+        if len(x) == 1:
+            return nn.LayerNorm(x[0], eps=a["eps"], elementwise_affine=a["affine"])
+        from costmodel.torch.modules import LayerNorm2d
+        return LayerNorm2d(x[0], eps=a["eps"], affine=a["affine"])
+
+
+@register
+class Scale(Op):
+    """A learnable per-channel multiply (ConvNeXt's layer scale): y = gamma * x, gamma of C
+    values. params = C; mult-adds: 0. fvcore: 0 (``aten::mul`` has no rule).
+    FlopCounterMode: 0. full: one multiply per element."""
+    name = "scale"
+    aliases = ("layer_scale",)
+    fields = {"init": F("float", 1e-6, "initial value of gamma (no effect on any count)")}
+
+    def params(self, a: dict, x: Shape) -> int:
+        return x[0]
+
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x)
+
+    def type_key(self, a: dict, x: Shape) -> str:
+        return "Scale"
+
+    def describe(self, a: dict, x: Shape) -> tuple[str, str]:
+        return "Scale", f"{x[0]}"
+
+    def build(self, a: dict, x: Shape):
+        from costmodel.torch.modules import Scale as M
+        return M(x[0], len(x), a["init"])

@@ -109,21 +109,26 @@ class AvgPool(_Pool):
 
 @register
 class GlobalAvgPool(Op):
-    """Average over the whole feature map (adaptive average pooling to 1x1).
+    """Average over the whole feature map, to C x 1 x 1: ``mode: adaptive`` is
+    ``nn.AdaptiveAvgPool2d(1)`` (torchvision's), ``mode: mean`` is ``x.mean([2, 3],
+    keepdim=True)`` (timm's and many ports').
 
-    No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element.
-    full: the same (one add per input element)."""
+    No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element;
+    fvcore has no rule for ``aten::mean``: 0 for mode mean. FlopCounterMode: 0.
+    full: one add per input element, either way."""
     name = "global_avg_pool"
     aliases = ("gap",)
-    fields = {}
+    fields = {"mode": F("choice", "adaptive", "adaptive average pooling or a mean over H, W",
+                        choices=("adaptive", "mean"))}
 
     def infer(self, a: dict, x: Shape) -> Shape:
         return (need_map(x, self.name)[0], 1, 1)
 
     def fvcore(self, a: dict, x: Shape, y: Shape) -> int:
-        return numel(x)
+        return numel(x) if a.get("mode", "adaptive") == "adaptive" else 0
 
-    full = fvcore
+    def full(self, a: dict, x: Shape, y: Shape) -> int:
+        return numel(x)
 
     def type_key(self, a: dict, x: Shape) -> str:
         return "Avg Pool (global)"
@@ -138,6 +143,9 @@ class GlobalAvgPool(Op):
 
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
+        if a.get("mode", "adaptive") == "mean":
+            from costmodel.torch.modules import SpatialMean
+            return SpatialMean()
         return nn.AdaptiveAvgPool2d(1)
 
 

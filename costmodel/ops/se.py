@@ -6,18 +6,21 @@ from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, register
 
 @register
 class SqueezeExcite(Op):
-    """x * gate(conv1x1(act(conv1x1(global_avg_pool(x))))): both 1x1 convs with bias.
+    """x * gate(conv1x1(act(conv1x1(global_avg_pool(x))))): both 1x1 convs with bias; ``act``
+    is ReLU by default (EfficientNet's SE uses SiLU).
 
     mult-adds = 2 * C * squeeze (the two 1x1 convs on a 1x1 map); params = 2*C*squeeze +
-    squeeze + C. fvcore: the mult-adds + C*H*W for the adaptive average pool (the ReLU,
+    squeeze + C. fvcore: the mult-adds + C*H*W for the adaptive average pool (the activation,
     the gate and the multiply count 0). full: pool C*H*W + mult-adds + biases (squeeze + C)
-    + ReLU (squeeze) + gate (C) + the multiply (C*H*W).
+    + activation (squeeze) + gate (C) + the multiply (C*H*W).
     """
     name = "se"
     aliases = ("squeeze_excite",)
     fields = {
         "squeeze": F("int", doc="channels of the squeezed vector", minimum=1),
         "gate": F("choice", "hardsigmoid", "gate function", choices=("hardsigmoid", "sigmoid")),
+        "act": F("choice", "relu", "activation between the two 1x1 convs",
+                 choices=("relu", "relu6", "silu", "swish", "hardswish", "gelu")),
     }
 
     def resolve(self, a: dict, x: Shape) -> dict:
@@ -47,17 +50,6 @@ class SqueezeExcite(Op):
 
     def build(self, a: dict, x: Shape):
         from costmodel.torch.modules import SqueezeExcite as M
-        return M(a["channels"], a["squeeze"], a["gate"])
+        return M(a["channels"], a["squeeze"], a["gate"], a["act"])
 
-    # === memory traffic and latency kernels (issue 13) =========================================
-    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
-        """As the module runs them: global pool (read C*H*W, write C); 1x1 conv C -> s with
-        bias (read C, weights C*s + s, write s); ReLU (s -> s); 1x1 conv s -> C with bias;
-        the gate (C -> C); the multiply (read C*H*W and the C gates, write C*H*W)."""
-        c, s, n = a["channels"], a["squeeze"], numel(x)
-        return [Kernel("global_pool", n, n, 0, c),
-                Kernel("conv1x1", 2 * c * s + s, c, c * s + s, s),
-                Kernel("elementwise", s, s, 0, s),
-                Kernel("conv1x1", 2 * c * s + c, s, c * s + c, c),
-                Kernel("elementwise", c, c, 0, c),
-                Kernel("elementwise", n, n + c, 0, n)]
+    # === memory traffic and latency kernels (issue 13) ==================================

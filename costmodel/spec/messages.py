@@ -61,7 +61,7 @@ def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]
     elif etype == "missing":
         msg = f"{what} is missing the required field {'.'.join(loc)!r}"
     elif etype == "literal_error" and key == "merge":
-        msg = f"{what}: merge must be 'add' or 'concat', got {got!r}"
+        msg = f"{what}: merge must be 'add', 'mul' or 'concat', got {got!r}"
     elif kinds and key in kinds:
         msg = f"{what}: field {key!r} expects {_EXPECTS[kinds[key]]}, got {raw.get(key)!r}"
     else:

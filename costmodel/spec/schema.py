@@ -8,8 +8,8 @@ named reusable ``blocks`` and a list of ``layers``. Each layer entry is one of:
   instance per row, written like the paper's table;
 * ``{seq: [...]}``: a named sequence;
 * ``{repeat: n, as: i, body: [...]}``: n copies, with the index bound to ``i``;
-* ``{parallel: [[...], [...]], merge: add|concat, split: 2}``: branches (optionally fed by a
-  channel split) merged by addition or concatenation;
+* ``{parallel: [[...], [...]], merge: add|mul|concat, split: 2}``: branches (optionally fed by a
+  channel split) merged by addition, multiplication or concatenation;
 * ``{residual: [...], shortcut: [...]}``: ``body(x) + shortcut(x)`` (identity by default).
 
 A spec may start from another with ``extends: base.yaml``: its ``settings`` and ``blocks`` are
@@ -33,6 +33,7 @@ from pydantic.json_schema import WithJsonSchema
 from costmodel.ops import OPS, Op
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, str]
+LetValue = Union[StrictBool, StrictInt, StrictFloat, str, list[Any]]
 Expr = Annotated[Union[StrictInt, StrictFloat, str],
                  Field(description="a number or an expression over settings, e.g. '32 * width'")]
 BoolExpr = Union[StrictBool, str]
@@ -131,7 +132,7 @@ class BlockDef(_Strict):
     block's input), and a body."""
     args: Union[list[str], dict[str, Union[ArgDecl, StrictBool, StrictInt, StrictFloat, str, None]]] \
         = Field(default_factory=dict)
-    let: dict[str, Scalar] = Field(default_factory=dict)
+    let: dict[str, LetValue] = Field(default_factory=dict)
     body: EntryList
     doc: Optional[str] = None
 
@@ -188,7 +189,7 @@ class SpecFile(_Strict):
         default_factory=dict, description="named settings with defaults, overridable with --set")
     variants: Optional[Union[list[dict[str, Scalar]], Grid]] = Field(
         None, description="setting combinations worth guarding (costmodel lock)")
-    let: dict[str, Scalar] = Field(
+    let: dict[str, LetValue] = Field(
         default_factory=dict, description="values computed from the settings, in order; seen "
                                           "by every entry and block (not overridable)")
     defaults: dict[str, Union[StrictBool, StrictInt, StrictFloat, str]] = Field(

@@ -71,12 +71,52 @@ class GhostModule(nn.Module):
         return torch.cat([x1, x2], dim=1)[:, : self.out]
 
 
+class Mul(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class LayerNorm2d(nn.Module):
+    """Layer norm over the channels of an N x C x H x W tensor (ConvNeXt's LayerNorm2d)."""
+
+    def __init__(self, channels: int, eps: float, affine: bool):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=eps, elementwise_affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class Scale(nn.Module):
+    """A learnable per-channel multiply (layer scale)."""
+
+    def __init__(self, channels: int, dims: int, init: float):
+        super().__init__()
+        shape = (channels, 1, 1) if dims == 3 else (channels,)
+        self.gamma = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gamma * x
+
+
+class SpatialMean(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean([2, 3], keepdim=True)
+
+
+_ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "swish": nn.SiLU,
+         "hardswish": nn.Hardswish, "gelu": nn.GELU}
+
+
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, squeeze: int, gate: str):
+    def __init__(self, channels: int, squeeze: int, gate: str, act: str = "relu"):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.act = nn.ReLU(inplace=True)
+        self.act = _ACTS[act]()
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
         self.gate = nn.Hardsigmoid() if gate == "hardsigmoid" else nn.Sigmoid()
 
