@@ -482,7 +482,8 @@ def test_lock_empty_or_missing_folder(tmp_path, capsys):
 # --- variants ------------------------------------------------------------------------------
 def _spec(**extra) -> Spec:
     return Spec.load({"name": "tiny", "input": [3, "resolution", "resolution"],
-                      "settings": {"width": 1.0, "resolution": 32, "act": "relu"},
+                      "settings": {"width": 1.0, "resolution": 32,
+                                   "act": {"default": "relu", "choices": ["relu", "relu6"]}},
                       "layers": [{"op": "conv2d", "out": "int(16 * width)", "kernel": 3}],
                       **extra})
 

@@ -340,10 +340,139 @@ def json_schema() -> dict:
         defs[sub.get("title", model.__name__)] = sub
         variants.append({"$ref": f"#/$defs/{sub.get('title', model.__name__)}"})
     defs["Entry"] = {"anyOf": variants}
+    for name in models:
+        _op_fields(defs[f"op_{name}"], OPS[name])
+    _tighten(schema, defs)
     schema = _link_entries(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "costmodel architecture spec"
     return schema
+
+
+# -- what the loader checks, said in JSON Schema where it can be said ----------------------------
+
+_WORD = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_EXPR = {"type": "string", "minLength": 1, "description": "an expression"}
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def typos(word: str) -> set[str]:
+    """Every word one edit away from ``word`` (a misspelt choice is refused, not taken for a
+    name)."""
+    out = set()
+    for i in range(len(word) + 1):
+        if i < len(word):
+            out.add(word[:i] + word[i + 1:])
+            for c in _ALPHABET:
+                out.add(word[:i] + c + word[i + 1:])
+        if i < len(word) - 1:
+            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2:])
+        for c in _ALPHABET:
+            out.add(word[:i] + c + word[i:])
+    return out - {word}
+
+
+def _int_schema(minimum: int | None) -> dict:
+    i: dict = {"type": "integer"}
+    if minimum is not None:
+        i["minimum"] = minimum
+    return i
+
+
+def _field_schema(f: Any) -> dict:
+    desc = f.doc + (f" (one of: {', '.join(f.choices)})" if f.choices else "")
+    if f.kind == "int":
+        body: dict = {"anyOf": [_int_schema(f.minimum), _EXPR]}
+    elif f.kind == "pair":
+        one = {"anyOf": [_int_schema(f.minimum), _EXPR]}
+        body = {"anyOf": [_int_schema(f.minimum), _EXPR,
+                          {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
+    elif f.kind == "float":
+        num: dict = {"type": "number"}
+        if f.minimum is not None:
+            num["minimum"] = f.minimum
+        body = {"anyOf": [num, _EXPR]}
+    elif f.kind == "bool":
+        body = {"anyOf": [{"type": "boolean"}, _EXPR]}
+    else:   # a choice: one of the names, or an expression / a bound name that is no typo
+        bad = sorted(set().union(*(typos(c) for c in f.choices)) - set(f.choices))
+        body = {"anyOf": [{"enum": list(f.choices)},
+                          {"type": "string", "minLength": 1, "not": {"enum": bad}}]}
+    body["description"] = desc
+    if f.required:
+        return body
+    return {"anyOf": [*body.pop("anyOf"), {"type": "null"}], **body}
+
+
+def _op_fields(model: dict, op: Any) -> None:
+    props = model.setdefault("properties", {})
+    for fname, f in op.fields.items():
+        props[fname] = _field_schema(f)
+
+
+def _names(extra: dict | None = None) -> dict:
+    return {"pattern": _WORD, "not": {"enum": list(RESERVED_NAMES)}, **(extra or {})}
+
+
+def _tighten(schema: dict, defs: dict) -> None:
+    props = schema["properties"]
+    # a spec that extends another may leave out input and layers; patch edits the base's
+    schema["required"] = ["name"]
+    schema["anyOf"] = [{"required": ["extends"]}, {"required": ["input", "layers"]}]
+    props["extends"] = {"type": "string", "minLength": 1,
+                        "description": "a shipped spec's name (mobilenet_v1) or the path of a "
+                                       "spec file, relative to this one"}
+    path = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}]}
+    entries = {"type": "array", "items": {_ENTRY_MARK: True}}
+    props["patch"] = {
+        "type": "array", "description": "edits of the base spec's layers (with extends)",
+        "items": {"oneOf": [
+            {"type": "object", "properties": {"drop": path}, "required": ["drop"],
+             "additionalProperties": False},
+            {"type": "object", "properties": {"replace": path, "with": {
+                "anyOf": [{_ENTRY_MARK: True}, entries]}},
+             "required": ["replace", "with"], "additionalProperties": False},
+            {"type": "object", "properties": {"insert_before": path, "entries": entries},
+             "required": ["insert_before", "entries"], "additionalProperties": False},
+            {"type": "object", "properties": {"insert_after": path, "entries": entries},
+             "required": ["insert_after", "entries"], "additionalProperties": False},
+        ]}}
+    props["variants"] = {"anyOf": [*props["variants"]["anyOf"], {"const": "inherit"}],
+                         "description": props["variants"].get("description", "")}
+    props["input"] = {"type": "array", "minItems": 1, "maxItems": 3,
+                      "items": {"anyOf": [{"type": "integer", "minimum": 1}, _EXPR]},
+                      "description": "input shape [C, H, W] (or [F])"}
+    scalar = [{"type": "boolean"}, {"type": "integer"}, {"type": "number"}]
+    props["settings"] = {"type": "object", "propertyNames": _names(),
+                         "additionalProperties": {"anyOf": [*scalar,
+                                                            {"$ref": "#/$defs/SettingDecl"}]},
+                         "description": props["settings"].get("description", "")}
+    props["let"]["propertyNames"] = _names()
+    props["defaults"]["propertyNames"] = {
+        "enum": sorted({f for op in OPS.values() for f in op.fields})}
+    sd = defs["SettingDecl"]
+    sd["oneOf"] = [{"required": ["default"]}, {"required": ["expr"]}, {"required": ["derived"]}]
+    sd["allOf"] = [{"if": {"properties": {"default": {"type": "string"}}, "required": ["default"]},
+                    "then": {"required": ["choices"]}}]
+    bd = defs["BlockDef"]["properties"]
+    bd["args"] = {"anyOf": [
+        {"type": "array", "items": {"type": "string", **_names()}, "uniqueItems": True},
+        {"type": "object", "propertyNames": _names(),
+         "additionalProperties": {"anyOf": [{"$ref": "#/$defs/ArgDecl"}, *scalar,
+                                            {"type": "string"}, {"type": "null"}]}}]}
+    bd["let"]["propertyNames"] = _names()
+    rep = defs["RepeatEntry"]["properties"]
+    rep["repeat"] = {"anyOf": [{"type": "integer", "minimum": 0}, _EXPR]}
+    rep["as"] = {"type": "string", **_names()}
+    par = defs["ParallelEntry"]["properties"]
+    par["split"] = {"anyOf": [{"type": "integer", "minimum": 2}, _EXPR,
+                              {"type": "array", "items": {"anyOf": [
+                                  {"type": "integer", "minimum": 1}, _EXPR]}}, {"type": "null"}]}
+    # a block call's other keys are the block's arguments: words, and no typo of its own keys
+    call = defs["BlockCall"]
+    call["propertyNames"] = {"pattern": _WORD, "not": {"enum": sorted(
+        set().union(*(typos(k) for k in ("block", "name", "when", "rows")))
+        - {"block", "name", "when", "rows"})}}
 
 
 def _link_entries(node: Any) -> Any:
