@@ -162,6 +162,7 @@ def test_graph_with_no_layers_is_an_error(cli, write_spec, layers):
     path = write_spec(HEADER + f"layers: {layers}\n")
     for fmt in ("table", "csv", "json"):
         check(cli("profile", path, "--format", fmt), "expands to no layers")
+    check(cli("verify", path), "expands to no layers")     # no vacuous pass
 
 
 def test_nested_skipped_repeats_are_counted(cli, write_spec):
@@ -329,3 +330,47 @@ def test_list_let_drives_a_repeat():
                            "layers": [{"repeat": "len(widths)", "as": "k", "body": [
                                {"op": "conv2d", "out": "widths[k]", "kernel": 1}]}]})
     assert [l.output_shape[0] for l in p.layers] == [8, 16, 24]
+
+
+# -- optional arguments and spec-wide defaults ------------------------------------------------------
+
+def test_pytorch_default_padding_for_a_whole_spec():
+    # Inception v3's stem: 3x3 stride-2 conv on 299x299. PyTorch's default padding is 0:
+    # floor((299 - 3) / 2) + 1 = 149; the spec language's 'same' default (1) gives 150.
+    stem = [{"op": "conv2d", "out": 32, "kernel": 3, "stride": 2}]
+    same = costmodel.profile({"name": "t", "input": [3, 299, 299], "layers": stem})
+    torch_like = costmodel.profile({"name": "t", "input": [3, 299, 299],
+                                    "defaults": {"padding": 0}, "layers": stem})
+    assert same.output_shape == (32, 150, 150)
+    assert torch_like.output_shape == (32, 149, 149)
+    # an explicit padding still wins
+    explicit = costmodel.profile({"name": "t", "input": [3, 299, 299], "defaults": {"padding": 0},
+                                  "layers": [{**stem[0], "padding": 1}]})
+    assert explicit.output_shape == (32, 150, 150)
+
+
+def test_defaults_name_real_fields(cli, write_spec):
+    path = write_spec(HEADER + "defaults: {paddnig: 0}\nlayers: [relu]\n")
+    check(cli("profile", path), "no op has a field 'paddnig'", "did you mean 'padding'")
+
+
+def test_optional_argument_takes_the_op_default():
+    blocks = {"b": {"args": {"k": None, "s": {"optional": True}, "g": {"default": 1}},
+                    "body": [{"op": "conv2d", "out": 8, "kernel": "k", "stride": "s",
+                              "groups": "g"}]}}
+    p = costmodel.profile({"name": "t", "input": [8, 8, 8], "blocks": blocks, "layers": [
+        {"block": "b", "k": 3},                 # stride: conv2d's default 1
+        {"block": "b", "k": 3, "s": 2, "g": 2}]})
+    assert [l.output_shape for l in p.layers] == [(8, 8, 8), (8, 4, 4)]
+    assert [l.attrs["groups"] for l in p.layers] == [1, 2]
+
+
+def test_optional_argument_in_arithmetic_is_an_error(cli, write_spec):
+    path = write_spec(HEADER + """
+blocks:
+  b:
+    args: {s: {optional: true}}
+    body: [{op: conv2d, out: 8, kernel: 3, stride: "s * 2"}]
+layers: [{block: b}]
+""")
+    check(cli("profile", path), "'*' needs numbers", "op's default")
