@@ -55,7 +55,9 @@ def test_schema_is_json_schema_for_the_spec_format(cli):
     assert r.code == 0
     s = json.loads(r.out)
     assert s["$schema"].startswith("https://json-schema.org/")
-    assert set(s["required"]) >= {"name", "input", "layers"}
+    # name always; input and layers unless the spec extends another
+    assert s["required"] == ["name"]
+    assert {"required": ["input", "layers"]} in s["anyOf"] and {"required": ["extends"]} in s["anyOf"]
     conv = s["$defs"]["op_conv2d"]
     assert set(conv["properties"]) >= {"out", "kernel", "stride", "padding", "groups", "bias"}
     assert conv["additionalProperties"] is False
