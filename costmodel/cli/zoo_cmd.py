@@ -13,7 +13,7 @@ def rows() -> list[dict]:
     out = []
     for name in zoo.names():
         s = Spec.load(name)
-        settings = {k: (d.default if hasattr(d, "default") else d) for k, d in s.model.settings.items()}
+        settings = s.settings()     # resolved defaults (computed settings included)
         out.append({"name": name, "model": s.name,
                     "settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
                     "source": s.model.citation or "", "file": str(zoo.path_of(name))})
