@@ -66,7 +66,7 @@ def test_params_equal_the_reference(reference):
     assert costmodel.profile("convnext_t").params == 28_589_128
 
 
-@pytest.mark.parametrize("resolution", [64, 224])
+@pytest.mark.parametrize("resolution", [224])
 def test_fvcore_count_equals_fvcore_on_the_reference(reference, resolution):
     x = torch.zeros(1, 3, resolution, resolution)
     flops = FlopCountAnalysis(reference, x)

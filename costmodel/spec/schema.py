@@ -12,9 +12,10 @@ named reusable ``blocks`` and a list of ``layers``. Each layer entry is one of:
   channel split) merged by addition, multiplication or concatenation;
 * ``{residual: [...], shortcut: [...]}``: ``body(x) + shortcut(x)`` (identity by default).
 
-A spec may start from another with ``extends: base.yaml``: its ``settings`` and ``blocks`` are
-merged into the base's (so a variant such as a Ghost network changes one block definition),
-every other key given replaces the base's (see ``inherit.py``).
+A spec may start from another with ``extends: base.yaml`` (or a shipped spec's name): its
+``settings`` and ``blocks`` are merged into the base's (so a variant such as a Ghost network
+changes one block definition), every other key given replaces the base's, and ``patch`` edits
+the base's layers (see ``extends.py``).
 
 Every entry may carry ``name`` (default: its index) and ``when`` (an expression; the entry is
 skipped when false). Numeric fields take numbers or expressions over settings (``expr.py``).
@@ -181,8 +182,9 @@ class SpecFile(_Strict):
     name: str = Field(description="model name")
     citation: str = Field("", description="paper and table the spec follows")
     extends: Optional[str] = Field(
-        None, description="path of a base spec: its settings and blocks are merged with these, "
-                          "its other keys inherited unless given here")
+        None, description="a shipped spec's name or the path of a base spec: its settings and "
+                          "blocks are merged with these, its other keys inherited unless given "
+                          "here")
     description: Optional[str] = None
     input: list[Expr] = Field(description="input shape [C, H, W], e.g. [3, resolution, resolution]")
     settings: dict[str, Union[Scalar, SettingDecl]] = Field(
