@@ -48,12 +48,12 @@ class BatchNorm(Op):
         cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
         return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
-    # === memory traffic and latency kernels (issue 13) ==================================    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
         """Read the input and the per-channel running mean and variance (and scale and shift
         with affine: 4 values per channel, else 2), write the output."""
         stats = (4 if a["affine"] else 2) * x[0]
         return [Kernel("elementwise", self.full(a, x, y), numel(x), stats, numel(y))]
-=======
 
 @register
 class LayerNorm(Op):

@@ -52,4 +52,15 @@ class SqueezeExcite(Op):
         from costmodel.torch.modules import SqueezeExcite as M
         return M(a["channels"], a["squeeze"], a["gate"], a["act"])
 
-    # === memory traffic and latency kernels (issue 13) ==================================
+    # === memory traffic and latency kernels (issue 13) =========================================
+    def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
+        """As the module runs them: global pool (read C*H*W, write C); 1x1 conv C -> s with
+        bias (read C, weights C*s + s, write s); ReLU (s -> s); 1x1 conv s -> C with bias;
+        the gate (C -> C); the multiply (read C*H*W and the C gates, write C*H*W)."""
+        c, s, n = a["channels"], a["squeeze"], numel(x)
+        return [Kernel("global_pool", n, n, 0, c),
+                Kernel("conv1x1", 2 * c * s + s, c, c * s + s, s),
+                Kernel("elementwise", s, s, 0, s),
+                Kernel("conv1x1", 2 * c * s + c, s, c * s + c, c),
+                Kernel("elementwise", c, c, 0, c),
+                Kernel("elementwise", n, n + c, 0, n)]

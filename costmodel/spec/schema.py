@@ -115,16 +115,6 @@ class ArgDecl(_Strict):
 
 REQUIRED_ARG = None
 
-    @model_validator(mode="after")
-    def _default_among_choices(self):
-        if self.choices is not None:
-            if not self.choices:
-                raise ValueError("'choices' is empty: list the values the setting may take")
-            if not any(type(c) is type(self.default) and c == self.default for c in self.choices):
-                raise ValueError(f"the default {self.default!r} is not one of its own choices "
-                                 f"({', '.join(map(repr, self.choices))})")
-        return self
-
 
 class BlockDef(_Strict):
     """A reusable block: named arguments (null default = required; ``{optional: true}``: the
@@ -393,6 +383,10 @@ def _field_schema(f: Any) -> dict:
         num: dict = {"type": "number"}
         if f.minimum is not None:
             num["minimum"] = f.minimum
+        if getattr(f, "positive", False):
+            num["exclusiveMinimum"] = 0
+        if getattr(f, "maximum", None) is not None:
+            num["maximum"] = f.maximum
         body = {"anyOf": [num, _EXPR]}
     elif f.kind == "bool":
         body = {"anyOf": [{"type": "boolean"}, _EXPR]}
