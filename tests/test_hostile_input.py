@@ -130,7 +130,7 @@ def test_default_outside_its_choices(tmp_path):
     spec = write(tmp_path / "s.yaml", spec_text(
         "  - {op: conv2d, out: w, kernel: 1}\n",
         extra="settings:\n  w:\n    default: 5\n    choices: [1, 2]\n"))
-    assert_located(run_cli("profile", spec), spec, 4, "not one of its own choices")
+    assert_located(run_cli("profile", spec), spec, 3, "not one of its own choices")
 
 
 @pytest.mark.parametrize("value", ["１６０", "1_60", "nan", "inf", "0x10", "160\x1b[2J", "1" * 50])

@@ -197,12 +197,12 @@ layers:
 
 def test_deep_nesting_is_capped(cli, write_spec):
     text = "relu"
-    for _ in range(150):
+    for _ in range(250):
         text = "{seq: [" + text + "]}"
     path = write_spec(HEADER + f"layers: [{text}]\n")
     check(cli("profile", path), "spec.yaml:3")
     text = "[relu]"
-    for _ in range(150):
+    for _ in range(250):
         text = "[{residual: " + text + "}]"
     path = write_spec(HEADER + f"layers: {text}\n")
     check(cli("profile", path), "spec.yaml:3")
@@ -297,7 +297,7 @@ layers: [{block: a}, {op: conv2d, out: k, kernel: 1}]
 
 def test_setting_default_outside_its_choices(cli, write_spec):
     path = write_spec(HEADER + "settings: {r: {default: 5, choices: [2, 3]}}\nlayers: [relu]\n")
-    check(cli("profile", path), "not among its choices")
+    check(cli("profile", path), "not one of its own choices")
 
 
 # -- lists ------------------------------------------------------------------------------------------

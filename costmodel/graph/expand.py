@@ -21,7 +21,7 @@ from costmodel.ops.base import REQUIRED
 MAX_LAYERS = 100_000
 MAX_REPEAT = 10_000
 MAX_DEPTH = 32          # blocks inside blocks
-MAX_NESTING = 100       # entries inside entries (seq, repeat, residual, parallel, blocks)
+MAX_NESTING = 200       # entries inside entries (seq, repeat, residual, parallel, blocks)
 MAX_STEPS = 300_000     # entries visited, skipped and empty ones included
 
 

@@ -478,6 +478,8 @@ def evaluate(value: Any, env: Mapping[str, Any]) -> Any:
         if len(value) > MAX_LIST:
             raise SpecError(f"a list of {len(value):,} values exceeds the limit of {MAX_LIST:,}")
         return [evaluate(v, env) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return value        # nan / inf: the field's own range check names it
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
             return bounded(value)

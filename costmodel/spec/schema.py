@@ -89,8 +89,8 @@ class SettingDecl(_Strict):
                     (isinstance(c, (int, float)) and isinstance(self.default, (int, float))
                      and not isinstance(c, bool) and not isinstance(self.default, bool)
                      and c == self.default) for c in self.choices):
-                raise ValueError(f"default {self.default!r} is not among its choices "
-                                 f"{self.choices!r}")
+                raise ValueError(f"the default {self.default!r} is not one of its own choices "
+                                 f"({', '.join(map(repr, self.choices))})")
         elif isinstance(self.default, str):
             raise ValueError(f"a string default ({self.default!r}) needs choices: strings are "
                              "names, not numbers or expressions; to compute a setting from "
