@@ -131,7 +131,7 @@ MUTATIONS = [
         # 96 -> 24 at 56x56 becomes 96 -> 32: 96 * 24 * 3136 = 7,225,344 -> 96 * 32 * 3136
         # = 9,633,792.
         "mobilenet_v2.yaml", "[6, 24, 2, 2]", "[6, 32, 2, 2]", "mobilenet_v2",
-        "features.1.0.0.body.project", ["out 24 -> 32"], 7_225_344, 9_633_792,
+        "features.2.conv.2", ["out 24 -> 32"], 7_225_344, 9_633_792,
         id="v2-channels"),
     pytest.param(
         # The first bneck (16 ch, stride 2, 112 -> 56) gets a 5x5 depthwise kernel:
@@ -148,12 +148,12 @@ MUTATIONS = [
     pytest.param(
         # conv3_1 without its stride: the 3x3 conv of layer2.0 stays at 56x56:
         # 128 * 128 * 9 * 28 * 28 = 115,605,504 -> x4 = 462,422,016.
-        "resnet50.yaml", "- [128, 2]", "- [128, 1]", "resnet50", "layer2.0.block.body.conv2.conv",
+        "resnet50.yaml", "- [128, 2]", "- [128, 1]", "resnet50", "layer2.0.conv2",
         ["stride 2x2 -> 1x1"], 115_605_504, 462_422_016, id="r50-stride"),
     pytest.param(
         # conv4_x with 5 blocks instead of 6: the sixth block's first layer is gone.
         "resnet50.yaml", "{repeat: 5, row: [256, 1]}", "{repeat: 4, row: [256, 1]}", "resnet50",
-        "layer3.5.block.body.conv1.conv", ["removed"], None, None, id="r50-repeat"),
+        "layer3.5.conv1", ["removed"], None, None, id="r50-repeat"),
 ]
 
 
@@ -518,3 +518,21 @@ def test_check_imports_no_torch_and_exits_through_a_process(tree):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and "| mobilenet_v1 |" in proc.stdout
     assert "features.2.pw" in proc.stdout
+
+
+def test_a_rename_is_reported_as_a_rename_not_as_a_change(tree, capsys):
+    # Layer names are not hashed: renaming ResNet-50's fc (no count changes) keeps every
+    # hash and digest; check passes and lists the rename (for the default variant, whose
+    # records the baseline keeps).
+    mutate(tree / "specs" / "resnet50.yaml", "{op: linear, name: fc,", "{op: linear, name: head,")
+    code, rep = check_json(capsys, tree)
+    assert code == 0 and rep["status"] == "unchanged"
+    assert not rep["changes"] and not rep["first_layer_changes"]
+    [r] = [r for r in rep["renamed"] if r["spec"] == "resnet50.yaml"]
+    assert r["layers"] == 1 and r["first"] == {"before": "fc", "after": "head"}
+    assert any("renamed" in n and "fc -> head" in n for n in rep["notes"])
+    # A rename together with a count change is a change (the digest moves).
+    mutate(tree / "specs" / "resnet50.yaml", "{op: linear, name: head, out: num_classes}",
+           "{op: linear, name: head, out: 10}")
+    code, rep = check_json(capsys, tree)
+    assert code == 1
