@@ -234,7 +234,9 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
              "  costmodel verify mobilenet_v1\n\n"
              "  costmodel verify mobilenet_v1 --set width=0.5 --format json\n\n"
              "  costmodel verify --all\n\n"
-             "  costmodel verify --all --jobs 2 --format json")
+             "  costmodel verify --all --jobs 2 --format json\n\n"
+             "  costmodel verify resnet50 --against tests/reference_models.py:resnet50\n\n"
+             "  costmodel verify mobilenet_v2 --against mypkg.models:build --args '{\"width\": 1.0}'")
 def verify(
     spec: Optional[Path] = typer.Argument(None, help="YAML architecture spec (with --all: a "
                                           "directory of specs, default: the shipped zoo)."),
@@ -250,6 +252,13 @@ def verify(
                                 "ray (tasks on a Ray cluster; the 'ray' extra)."),
     address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: the "
                                           "cluster (default: start Ray here)."),
+    against: Optional[str] = typer.Option(None, "--against", metavar="REF", help="Compare with "
+                                          "your own nn.Module, layer by layer: package.module:factory "
+                                          "or path/to/file.py:factory."),
+    args: Optional[str] = typer.Option(None, "--args", metavar="JSON", help="With --against: the "
+                                       "factory's keyword arguments, a JSON object."),
+    input_: Optional[str] = typer.Option(None, "--input", metavar="CxHxW", help="With --against: "
+                                         "the input shape (default: the spec's)."),
 ) -> None:
     """Build the spec as a real torch module and check every layer's analytic count against
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against
@@ -272,6 +281,15 @@ def verify(
         raise typer.Exit(code)
     if spec is None:
         fail("give a spec (a file or a shipped name), or --all to verify every shipped spec")
+    if against is not None or args is not None or input_ is not None:
+        if against is None:
+            fail("--args and --input go with --against REF")
+        from costmodel.cli.against_view import show
+        from costmodel.torch.against import verify_against
+        from costmodel.torch.reference import parse_args, parse_input
+        r = verify_against(Spec.load(spec), against, parse_args(args), parse_assignments(set_),
+                           parse_input(input_))
+        raise typer.Exit(show(r, fmt.value))
     from costmodel.torch.crosscheck import verify_profile
     r = verify_profile(Spec.load(spec).profile(**parse_assignments(set_)))
     if fmt == Format.json:
