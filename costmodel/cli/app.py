@@ -103,7 +103,8 @@ COMMANDS = {"profile": "profile_cmd", "latency": "latency_cmd", "roofline": "lat
             "ops": "schema_cmd", "schema": "schema_cmd",
             "table": "tables_cmd", "tables": "tables_cmd",
             "lock": "guard_cmd", "check": "guard_cmd",
-            "verify": "verify_cmd", "bench": "latency_cmd", "calibrate": "latency_cmd"}
+            "verify": "verify_cmd", "import": "import_cmd", "bench": "latency_cmd",
+            "calibrate": "latency_cmd"}
 
 
 def _register_commands(argv: list[str]) -> None:

@@ -45,7 +45,9 @@ class Dtype(str, enum.Enum):
              "  costmodel profile shufflenet_v2 --traffic --dtype fp16 --batch 8\n\n"
              "  costmodel profile mobilenet_v1 --format json | jq .totals")
 def profile(
-    spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo)."),
+    spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo); "
+                                "or a torch module (package.module:factory, file.py:factory) or "
+                                "an ONNX file, imported first (costmodel import)."),
     set_: Optional[list[str]] = set_option(),
     fmt: Format = typer.Option(Format.table, "--format", "-f",
                                help="table, json, csv or markdown."),
@@ -79,7 +81,8 @@ def profile(
 
     Exact integers, computed analytically in milliseconds: nothing is built or traced.
     """
-    s = Spec.load(spec)
+    from costmodel.importer.source import load_spec     # a module or .onnx: imported first
+    s = load_spec(spec)
     p = s.profile(**parse_assignments(set_))
     conventions.get(convention.value)
     if traffic:
