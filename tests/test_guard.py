@@ -519,20 +519,3 @@ def test_check_imports_no_torch_and_exits_through_a_process(tree):
     assert proc.returncode == 1 and "| mobilenet_v1 |" in proc.stdout
     assert "features.2.pw" in proc.stdout
 
-
-def test_a_rename_is_reported_as_a_rename_not_as_a_change(tree, capsys):
-    # Layer names are not hashed: renaming ResNet-50's fc (no count changes) keeps every
-    # hash and digest; check passes and lists the rename (for the default variant, whose
-    # records the baseline keeps).
-    mutate(tree / "specs" / "resnet50.yaml", "{op: linear, name: fc,", "{op: linear, name: head,")
-    code, rep = check_json(capsys, tree)
-    assert code == 0 and rep["status"] == "unchanged"
-    assert not rep["changes"] and not rep["first_layer_changes"]
-    [r] = [r for r in rep["renamed"] if r["spec"] == "resnet50.yaml"]
-    assert r["layers"] == 1 and r["first"] == {"before": "fc", "after": "head"}
-    assert any("renamed" in n and "fc -> head" in n for n in rep["notes"])
-    # A rename together with a count change is a change (the digest moves).
-    mutate(tree / "specs" / "resnet50.yaml", "{op: linear, name: head, out: num_classes}",
-           "{op: linear, name: head, out: 10}")
-    code, rep = check_json(capsys, tree)
-    assert code == 1

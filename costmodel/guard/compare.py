@@ -190,7 +190,6 @@ class Report:
     removed_variants: list[Item] = field(default_factory=list)
     default_changes: list[DefaultChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    renamed: list[dict] = field(default_factory=list)    # per variant: layers renamed only
 
     @property
     def failures(self) -> list[Change]:
@@ -224,7 +223,6 @@ class Report:
             "new_variants": [i.to_dict() for i in self.new_variants],
             "removed_variants": [i.to_dict() for i in self.removed_variants],
             "default_changes": [d.to_dict() for d in self.default_changes],
-            "renamed": self.renamed,
             "notes": self.notes,
         }
 
@@ -336,21 +334,6 @@ def first_layer_diff(spec: str, model: str, variant: str, before: VariantEntry,
     return LayerDiff(spec, model, variant, i, a.name, how, before=b.text(), after=a.text())
 
 
-def _renames(report: "Report", spec: str, key: str, b: VariantEntry, a: VariantEntry) -> None:
-    """Same layers (same hashes: the names are not hashed), other names: renames, listed
-    as such (a note and ``renamed``), never a change of counts."""
-    if not b.layers or not a.layers:
-        return
-    pairs = [(Record.parse(x).name, Record.parse(y).name) for x, y in zip(b.layers, a.layers)]
-    moved = [(old, new) for old, new in pairs if old != new]
-    if moved:
-        report.renamed.append({"spec": spec, "variant": key, "layers": len(moved),
-                               "first": {"before": moved[0][0], "after": moved[0][1]}})
-        report.notes.append(f"{spec} [{key}]: {len(moved)} layer(s) renamed, counts unchanged "
-                            f"(first: {moved[0][0]} -> {moved[0][1]}); `costmodel lock` records "
-                            "the new names")
-
-
 # --- the comparison ------------------------------------------------------------------------
 def _variant_order(entry: SpecEntry) -> list[str]:
     return [entry.default_variant] + sorted(k for k in entry.variants if k != entry.default_variant)
@@ -429,7 +412,6 @@ def _compare_variant(report: Report, spec: str, model: str, key: str, b: Variant
             report.changes.append(Change(spec, model, key, metric, bv, av,
                                          within(bv, av, tolerance_for(tolerance, metric))))
     if b.digest == a.digest:
-        _renames(report, spec, key, b, a)
         return None
     nb, na = len(b.hashes), len(a.hashes)
     if not moved or nb != na:

@@ -5,7 +5,7 @@ input and output shapes (``32x112x112``; a merge lists every branch joined by ``
 structural attributes (``kernel=3x3,stride=2x2,groups=1,...``: every attribute that is an
 integer, a pair, a flag or a choice; floats such as batch-norm ``eps`` or dropout ``p`` are
 hyper-parameters that change no count and are left out) and its two headline counts. Its
-*hash* (6 hex digits) covers the record but its name, and the layer's other counts (weights, activations,
+*hash* (6 hex digits) covers the record and the layer's other counts (weights, activations,
 fvcore and full FLOPs); the variant's *digest* (16 hex digits) covers every layer in order.
 """
 from __future__ import annotations
@@ -88,10 +88,8 @@ def _hash(text: str, digits: int) -> str:
 
 
 def layer_hash(layer: Layer, rec: Record) -> str:
-    """Covers everything but the name: a renamed layer keeps its hash (and the variant its
-    digest), so a rename is told apart from a change (``compare`` lists renames)."""
     extra = f"|{layer.weights}|{layer.activations}|{layer.fvcore}|{layer.full}"
-    return _hash(rec.text().split("|", 1)[1] + extra, HASH_DIGITS)
+    return _hash(rec.text() + extra, HASH_DIGITS)
 
 
 def totals(p: Profile) -> dict[str, int]:
