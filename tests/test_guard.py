@@ -275,7 +275,7 @@ def test_unchanged_tree_passes_with_one_line(tree, capsys):
     assert code == 0, err
     assert out.strip().count("\n") == 0 and out.startswith("ok:")
     n_variants = sum(len(variants_mod.spec_variants(Spec.load(p)))
-                     for p in sorted((tree / "specs").glob("*.yaml")))
+                     for p in sorted((tree / "specs").rglob("*.yaml")))
     assert f"{n_variants} variants" in out
     code, rep = check_json(capsys, tree)
     assert code == 0 and rep["status"] == "unchanged" and rep["changes"] == []
