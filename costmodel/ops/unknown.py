@@ -1,11 +1,11 @@
 """A placeholder for an op an importer could not express (``costmodel import --allow-unknown``)."""
 from __future__ import annotations
 
-from costmodel.ops.base import F, Op, Shape, register
+from costmodel.ops.base import F, NoArithmetic, Op, Shape, register
 
 
 @register
-class Unknown(Op):
+class Unknown(NoArithmetic, Op):
     """An op the spec language cannot express, kept by name with its output shape: counted
     as 0 under every convention and flagged as UNKNOWN wherever layers are listed. Its torch
     module outputs zeros of that shape (so a built network runs; its numbers are not the
