@@ -26,6 +26,6 @@ def test_committed_baseline_is_current(capsys):
         "`costmodel lock` and commit reports/baseline.json.\n" + out.out[-4000:] + out.err)
     report = json.loads(out.out)
     assert report["status"] == "unchanged" and report["changes"] == []
-    # Every spec of the folder is guarded, with at least its default variant.
-    n_specs = len(list((ROOT / "costmodel" / "zoo").glob("*.yaml")))
+    # Every spec of the folder and its subfolders is guarded, with at least its default variant.
+    n_specs = len(list((ROOT / "costmodel" / "zoo").rglob("*.yaml")))
     assert report["specs_checked"] == n_specs and report["variants_checked"] >= n_specs

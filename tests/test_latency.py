@@ -329,3 +329,37 @@ def test_roofline_plot(cli, tmp_path):
     assert r.code == 0, r
     assert out.read_text().lstrip().startswith(("<?xml", "<svg"))
     assert cli("roofline", "mobilenet_v2", "--device", HAND, "--out", tmp_path / "x.gif").code == 2
+
+
+# -- ShuffleNet V2's guideline specs (Section 2) ------------------------------------------------
+GUIDE = ROOT / "costmodel" / "zoo" / "shufflenet_v2_guidelines"
+
+
+def test_g1_equal_flops_and_mac_grows_with_the_channel_ratio():
+    spec = GUIDE / "g1_pointwise_ratio.yaml"
+    pairs = [(128, 128), (90, 180), (52, 312), (36, 432)]
+    macs, flops = [], []
+    for c1, c2 in pairs:
+        p = profile(spec, c1=c1, c2=c2)
+        # 10 blocks of two 1x1 convs on 56 x 56: 2 * 10 * 3136 * c1 * c2 mult-adds
+        assert p.mult_adds == 20 * 3136 * c1 * c2
+        rows = traffic(p.layers)
+        # each conv: MAC = hw(c1 + c2) + c1*c2 (Section 2)
+        assert all(r.mac_1x1 == 3136 * (c1 + c2) + c1 * c2 for r in rows)
+        macs.append(sum(r.mac_1x1 for r in rows))
+        flops.append(p.mult_adds)
+    assert max(flops) / min(flops) < 1.06              # "at equal FLOPs"
+    assert macs == sorted(macs) and macs[0] == 20 * (3136 * 256 + 128 * 128)
+
+
+def test_g2_mac_grows_with_the_groups_at_equal_flops():
+    spec = GUIDE / "g2_group_conv.yaml"
+    macs = []
+    for g, c in [(1, 128), (2, 180), (4, 256), (8, 360)]:
+        p = profile(spec, groups=g, channels=c)
+        assert p.mult_adds == 10 * 3136 * c * c // g
+        rows = traffic(p.layers)
+        assert all(r.mac_1x1 == 3136 * 2 * c + c * c // g for r in rows)
+        assert {r.op_class for r in rows} == ({"conv1x1"} if g == 1 else {"grouped"})
+        macs.append(sum(r.mac_1x1 for r in rows))
+    assert macs == sorted(macs) and macs[-1] == 10 * (3136 * 720 + 16200)

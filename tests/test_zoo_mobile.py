@@ -43,10 +43,10 @@ def test_mobilenet_v2_paper_and_torchvision():
 
 def test_mobilenet_v2_channel_rounding():
     # stem: make_divisible(32 * 0.35, 8): 11.2 -> 8, below 90% of 11.2, so 16.
-    assert layer(prof("mobilenet_v2", width=0.35), "stem.conv").output_shape[0] == 16
+    assert layer(prof("mobilenet_v2", width=0.35), "features.0.0").output_shape[0] == 16
     # the last conv is never shrunk below 1280 (max(1.0, width)), but grows: 1280 * 1.4 = 1792.
-    assert layer(prof("mobilenet_v2", width=0.5), "head.conv").output_shape[0] == 1280
-    assert layer(prof("mobilenet_v2", width=1.4), "head.conv").output_shape[0] == 1792
+    assert layer(prof("mobilenet_v2", width=0.5), "features.18.0").output_shape[0] == 1280
+    assert layer(prof("mobilenet_v2", width=1.4), "features.18.0").output_shape[0] == 1792
 
 
 def test_mobilenet_v2_1_4_documented_gap():

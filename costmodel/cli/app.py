@@ -59,6 +59,28 @@ def set_option():
     return typer.Option(None, "--set", "-s", metavar="NAME=VALUE", help=SET_HELP)
 
 
+def _convention_enum():
+    from costmodel.count.conventions import CONVENTIONS
+    return enum.Enum("Convention", {n.replace("-", "_"): n for n in CONVENTIONS}, type=str)
+
+
+ConventionName = _convention_enum()
+CONVENTION_HELP = ("Counting convention: paper (conv + linear MACs, bias excluded), fvcore, "
+                   "flop_counter (2 x MACs), full (every operation), a peer's (thop, ptflops, "
+                   "ptflops-aten, torchinfo, calflops, calflops-macs, torchprofile: what that "
+                   "tool reports, `costmodel explain` says why) or training (forward + backward).")
+
+
+def convention_option(default: str = "paper", help: str = CONVENTION_HELP):
+    return typer.Option(ConventionName(default), "--convention", "-c", help=help,
+                        case_sensitive=False)
+
+
+def batch_option():
+    return typer.Option(1, "--batch", "-b", min=1, max=1_000_000,
+                        help="Batch size: counts are for the whole batch (every convention).")
+
+
 def console(stderr: bool = False):
     """A rich console as wide as the terminal (or $COLUMNS); 200 columns into a pipe."""
     import os
@@ -98,12 +120,13 @@ def fail(message: str, code: int = 2) -> None:
 
 # command name -> the module that registers it, in the order `costmodel --help` lists them,
 # under the panels "profile", "papers", "guard" and "torch" (each command's rich_help_panel)
-COMMANDS = {"profile": "profile_cmd", "latency": "latency_cmd", "roofline": "latency_cmd",
+COMMANDS = {"profile": "profile_cmd", "explain": "explain_cmd", "latency": "latency_cmd", "roofline": "latency_cmd",
             "sweep": "sweep_cmd", "zoo": "zoo_cmd",
             "ops": "schema_cmd", "schema": "schema_cmd",
             "table": "tables_cmd", "tables": "tables_cmd",
             "lock": "guard_cmd", "check": "guard_cmd",
-            "verify": "verify_cmd", "bench": "latency_cmd", "calibrate": "latency_cmd"}
+            "verify": "verify_cmd", "import": "import_cmd", "bench": "latency_cmd",
+            "calibrate": "latency_cmd"}
 
 
 def _register_commands(argv: list[str]) -> None:

@@ -92,7 +92,8 @@ def lock(
              "  costmodel check\n\n"
              "  costmodel check my_specs --baseline my_specs/baseline.json\n\n"
              "  costmodel check --tolerance mult_adds=0.01 --tolerance params=0\n\n"
-             "  costmodel check --format json | jq '.changes'")
+             "  costmodel check --format json | jq '.changes'\n\n"
+             "  costmodel check --convention thop --convention ptflops")
 def check(
     specs_dir: Path = typer.Argument(DEFAULT_SPECS, help="Folder of *.yaml specs (default: the "
                                      "shipped zoo)."),
@@ -105,6 +106,10 @@ def check(
         help="Relative change allowed: 0.01 (or 1%) for every metric, or per metric, e.g. "
              "--tolerance mult_adds=0.01 --tolerance params=0. Default 0: exact."),
     fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="Output format."),
+    convention: Optional[list[str]] = typer.Option(
+        None, "--convention", "-c", metavar="NAME",
+        help="Guard only these conventions' FLOP totals (repeatable: thop, ptflops, training, "
+             "...); mult-adds, params, activations and layers are always guarded. Default: all."),
 ) -> None:
     """Recompute every spec and variant (analytically, no torch) and compare with the baseline.
 
@@ -116,7 +121,7 @@ def check(
     """
     baseline = _baseline_for(specs_dir, baseline)
     try:
-        report = guard.check(specs_dir, baseline, tolerance, recursive)
+        report = guard.check(specs_dir, baseline, tolerance, recursive, convention)
     except SpecError as exc:
         if exc.file is None:            # an option, not a file: no "<spec>:" prefix
             fail(exc.message)

@@ -14,19 +14,12 @@ from costmodel.count.profile import Spec
 from costmodel.count.report import layer_rows, layer_table, type_table
 from costmodel.spec.settings import parse_assignments
 
-from costmodel.cli.app import Format, app, console, emit, print_json, set_option
+from costmodel.cli.app import Format, app, console, convention_option, emit, print_json, set_option
 
 
 class By(str, enum.Enum):
     layer = "layer"
     type = "type"
-
-
-class Conv(str, enum.Enum):
-    paper = "paper"
-    fvcore = "fvcore"
-    flop_counter = "flop_counter"
-    full = "full"
 
 
 class Dtype(str, enum.Enum):
@@ -41,19 +34,21 @@ class Dtype(str, enum.Enum):
              "  costmodel profile mobilenet_v2 --top 10\n\n"
              "  costmodel profile mobilenet_v1 --set width=0.5 --set resolution=160\n\n"
              "  costmodel profile mobilenet_v1 --by type\n\n"
+             "  costmodel profile mobilenet_v2 --convention thop --by type\n\n"
+             "  costmodel profile resnet50 --convention training --batch 32\n\n"
              "  costmodel profile mobilenet_v2 --batch 32 --dtype fp16\n\n"
              "  costmodel profile shufflenet_v2 --traffic --dtype fp16 --batch 8\n\n"
              "  costmodel profile mobilenet_v1 --format json | jq .totals")
 def profile(
-    spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo)."),
+    spec: Path = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo); "
+                                "or a torch module (package.module:factory, file.py:factory) or "
+                                "an ONNX file, imported first (costmodel import)."),
     set_: Optional[list[str]] = set_option(),
     fmt: Format = typer.Option(Format.table, "--format", "-f",
                                help="table, json, csv or markdown."),
     by: By = typer.Option(By.layer, "--by", help="One row per layer (or block, with --depth), "
                           "or per layer type (MobileNet's Table 2)."),
-    convention: Conv = typer.Option(Conv.paper, "--convention", "-c", help="Counting convention "
-                                    "of the mult-adds column: paper (conv+linear MACs, bias "
-                                    "excluded), fvcore, flop_counter (2 x MACs) or full."),
+    convention=convention_option(),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1, metavar="N",
                                         help="Roll layers up to their block at depth N of the "
                                         "dotted names (1: stem, features, head...), as fvcore's "
@@ -65,8 +60,9 @@ def profile(
     top: Optional[int] = typer.Option(None, "--top", "-k", min=1, metavar="K",
                                       help="List only the K costliest rows, costliest first."),
     batch: int = typer.Option(1, "--batch", "-b", min=1, metavar="N",
-                              help="Batch size of the activation-memory figures (counts stay "
-                              "per sample, as the papers give them)."),
+                              help="Batch size of the activation-memory figures; the counts stay "
+                              "per sample, as the papers give them, and the whole batch's count "
+                              "under the convention is added (totals.count_at_batch)."),
     dtype: Dtype = typer.Option(Dtype.fp32, "--dtype", help="Element type of the memory "
                                 "figures: fp32, fp16, bf16 or int8."),
     total: bool = typer.Option(False, "--total", help="CSV: end with a totals row."),
@@ -79,7 +75,8 @@ def profile(
 
     Exact integers, computed analytically in milliseconds: nothing is built or traced.
     """
-    s = Spec.load(spec)
+    from costmodel.importer.source import load_spec     # a module or .onnx: imported first
+    s = load_spec(spec)
     p = s.profile(**parse_assignments(set_))
     conventions.get(convention.value)
     if traffic:
@@ -102,7 +99,7 @@ def profile(
                         convention.value: p.total(convention.value), "params": p.params,
                         "activations": p.activations})
         return
-    tab = type_table(p) if by == By.type else layer_table(p, convention.value, depth, hide, top,
+    tab = type_table(p, convention.value, batch) if by == By.type else layer_table(p, convention.value, depth, hide, top,
                                                           batch, dtype.value)
     if fmt == Format.csv:
         sys.stdout.write(tab.to_csv(total=total))
@@ -113,6 +110,11 @@ def profile(
         c.print(f"[bold]{markup(p.model)}[/bold]: {fmt_int(p.mult_adds)} mult-adds "
                 f"({p.mult_adds / 1e6:.1f} M), {fmt_int(p.params)} params ({p.params / 1e6:.2f} M), "
                 f"{fmt_int(p.activations)} activations", highlight=False)
+        if convention.value != "paper" or batch != 1:
+            conv = conventions.get(convention.value)
+            n = p.total(conv.name, batch)
+            c.print(f"{conv.title}{f' ({conv.peer})' if conv.peer else ''}: {n:,} ({n / 1e6:.1f} M)"
+                    + (f" for the batch of {batch}" if batch != 1 else ""), highlight=False)
 
 
 def _traffic(p, fmt: Format, dtype: str, batch: int) -> None:

@@ -99,6 +99,8 @@ def convention_table(r) -> Tabular:
                 columns=[Column("Convention", "left"), Column("Analytic"), Column("Traced"),
                          Column("Δ"), Column("x paper"), Column("Counts", "left")])
     for name, conv in CONVENTIONS.items():
+        if name not in a:
+            continue
         tr = traced.get(name)
         bad = tr is not None and tr != a[name]
         t.add([name, fmt_int(a[name]), "-" if tr is None else fmt_int(tr),
@@ -234,7 +236,10 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
              "  costmodel verify mobilenet_v1\n\n"
              "  costmodel verify mobilenet_v1 --set width=0.5 --format json\n\n"
              "  costmodel verify --all\n\n"
-             "  costmodel verify --all --jobs 2 --format json")
+             "  costmodel verify --all --jobs 2 --format json\n\n"
+             "  costmodel verify resnet50 --against tests/reference_models.py:resnet50\n\n"
+             "  costmodel verify mobilenet_v2 --against mypkg.models:build --args '{\"width\": 1.0}'\n\n"
+             "  costmodel verify mobilenet_v2 --peers")
 def verify(
     spec: Optional[Path] = typer.Argument(None, help="YAML architecture spec (with --all: a "
                                           "directory of specs, default: the shipped zoo)."),
@@ -250,6 +255,17 @@ def verify(
                                 "ray (tasks on a Ray cluster; the 'ray' extra)."),
     address: Optional[str] = typer.Option(None, "--address", help="With --backend ray: the "
                                           "cluster (default: start Ray here)."),
+    against: Optional[str] = typer.Option(None, "--against", metavar="REF", help="Compare with "
+                                          "your own nn.Module, layer by layer: package.module:factory "
+                                          "or path/to/file.py:factory."),
+    args: Optional[str] = typer.Option(None, "--args", metavar="JSON", help="With --against: the "
+                                       "factory's keyword arguments, a JSON object."),
+    input_: Optional[str] = typer.Option(None, "--input", metavar="CxHxW", help="With --against: "
+                                         "the input shape (default: the spec's)."),
+    peers: bool = typer.Option(False, "--peers", help="Also run each installed peer (thop, "
+                               "ptflops, torchinfo, calflops, torchprofile) on the built module "
+                               "and compare its total, and its per-module counts where it has "
+                               "them, with the convention named after it, to the unit."),
 ) -> None:
     """Build the spec as a real torch module and check every layer's analytic count against
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against
@@ -258,6 +274,8 @@ def verify(
         fail(f"verify prints table or json, not {fmt.value}")
     extras.need("torch", "costmodel verify")
     if all_:
+        if peers:
+            fail("--peers checks one spec (the tests run every peer on every shipped spec)")
         if set_:
             fail("--set applies to one spec; --all verifies each spec's own variants")
         from costmodel.sweep.backends import backend as make_backend
@@ -272,11 +290,57 @@ def verify(
         raise typer.Exit(code)
     if spec is None:
         fail("give a spec (a file or a shipped name), or --all to verify every shipped spec")
+    if against is not None or args is not None or input_ is not None:
+        if against is None:
+            fail("--args and --input go with --against REF")
+        from costmodel.cli.against_view import show
+        from costmodel.torch.against import verify_against
+        from costmodel.torch.reference import parse_args, parse_input
+        r = verify_against(Spec.load(spec), against, parse_args(args), parse_assignments(set_),
+                           parse_input(input_))
+        raise typer.Exit(show(r, fmt.value))
     from costmodel.torch.crosscheck import verify_profile
-    r = verify_profile(Spec.load(spec).profile(**parse_assignments(set_)))
+    p = Spec.load(spec).profile(**parse_assignments(set_))
+    r = verify_profile(p)
+    checks = _peer_checks(p) if peers else []
     if fmt == Format.json:
-        print_json(r.to_dict())
+        print_json({**r.to_dict(), **({"peers": [c.to_dict() for c in checks]} if peers else {})})
     else:
         _print_result(r)
-    if not r.ok:
+        if peers:
+            _print_peers(p, checks)
+    if not r.ok or any(not c.ok and not c.missing for c in checks):
         raise typer.Exit(1)
+
+
+def _peer_checks(p):
+    from costmodel.torch.peers import check_peers
+    with console(stderr=True).status("running the peers on the built module..."):
+        return check_peers(p)
+
+
+def _print_peers(p, checks) -> None:
+    t = Tabular(title=f"{p.model}: the real peers vs their conventions",
+                columns=[Column("Convention", "left"), Column("Peer", "left"), Column("Analytic"),
+                         Column("Peer's count"), Column("Δ"), Column("Per layer", "left"),
+                         Column("Result", "left")])
+    for c in checks:
+        peer = f"{CONVENTIONS[c.convention].peer}" + (f" (installed {c.version})" if c.note else "")
+        if c.missing or c.error:
+            t.add([c.convention, peer, fmt_int(c.analytic), "-", "-", "-",
+                   "not installed" if c.missing else f"failed: {c.error}"],
+                  style=None if c.missing else MISMATCH)
+            continue
+        bad = c.layer_mismatches
+        per = (f"{len(c.layers) - len(bad)}/{len(c.layers)} layers equal" if c.layers
+               else "total only")
+        result = "ok" if c.ok else "MISMATCH" + (": " + ", ".join(
+            f"{n} {g:,} != {a:,}" for n, a, g in bad[:3]) if bad else "")
+        t.add([c.convention, peer, fmt_int(c.analytic), fmt_int(c.measured),
+               _signed(c.measured - c.analytic), per, result], style=None if c.ok else MISMATCH)
+    missing = [c.convention for c in checks if c.missing]
+    if missing:
+        t.notes.append("Not installed: " + ", ".join(missing) + " (pip install 'costmodel[peers]').")
+    t.notes.append("Why each differs from the papers' mult-adds: costmodel explain SPEC "
+                   "--convention NAME.")
+    console().print(t.to_rich())

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from pydantic import ValidationError
 
 from costmodel.spec import settings as settings_mod
-from costmodel.count.conventions import CONVENTIONS
+from costmodel.count.conventions import CONVENTIONS, counts, gradient_free
 from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.errors import SpecError
 from costmodel.graph.expand import Expander
@@ -108,6 +108,7 @@ class TypeRow:
     mult_adds: int
     params: int
     weights: int
+    flops: int = 0          # under the convention by_type() was asked for (batch included)
 
 
 @dataclass
@@ -168,26 +169,59 @@ class Profile:
                 "activation_bytes": self.activations * batch * b,
                 "peak_activation_bytes": self.peak_activation_elements * batch * b}
 
-    def total(self, convention: str = "paper") -> int:
-        count = CONVENTIONS[convention].count
-        return sum(count(l) for l in self.layers)
+    def layer_counts(self, convention: str = "paper", batch: int = 1) -> list[int]:
+        """Each layer's count under ``convention`` for a batch of ``batch`` (in layer order).
+        An op without a rule for the convention raises NoRule (a SpecError)."""
+        key = (convention, batch)
+        cache = self.__dict__.setdefault("_counts", {})
+        if key not in cache:
+            free = self.gradient_free if convention == "training" else frozenset()
+            cache[key] = counts(self.layers, convention, batch, free)
+        return cache[key]
 
-    def by_type(self) -> list[TypeRow]:
+    @property
+    def gradient_free(self) -> frozenset[str]:
+        """Layers whose input needs no gradient in training (see conventions.gradient_free)."""
+        if "_free" not in self.__dict__:
+            self.__dict__["_free"] = gradient_free(self.root)
+        return self.__dict__["_free"]
+
+    def total(self, convention: str = "paper", batch: int = 1) -> int:
+        return sum(self.layer_counts(convention, batch))
+
+    def by_type(self, convention: str = "paper", batch: int = 1) -> list[TypeRow]:
         rows: dict[str, TypeRow] = {}
-        for l in self.layers:
+        flops = self.layer_counts(convention, batch)
+        for i, l in enumerate(self.layers):
             r = rows.setdefault(l.type_key, TypeRow(l.type_key, 0, 0, 0, 0))
             r.count += 1
             r.mult_adds += l.mult_adds
             r.params += l.params
             r.weights += l.weights
-        return sorted(rows.values(), key=lambda r: (-r.mult_adds, -r.params, r.type))
+            r.flops += flops[i]
+        return sorted(rows.values(), key=lambda r: (-r.flops, -r.mult_adds, -r.params, r.type))
+
+    def available(self) -> dict[str, str]:
+        """Conventions with no rule for some op of this network: {name: why}."""
+        from costmodel.ops.base import NoRule
+        out = {}
+        for name in CONVENTIONS:
+            try:
+                self.layer_counts(name)
+            except NoRule as exc:
+                out[name] = str(exc.message)
+        return out
 
     def totals(self) -> dict[str, int]:
+        """The headline numbers (per sample); every convention's total under its key
+        (``flops_thop``...), except a convention with no rule for some op here (``available``)."""
+        missing = self.available()
         return {"mult_adds": self.mult_adds, "params": self.params,
                 "activations": self.activations, "weights": self.weights,
                 "weight_bytes": self.weight_bytes,
                 "peak_activation_bytes": self.peak_activation_bytes,
-                **{f"flops_{name}": self.total(name) for name in CONVENTIONS if name != "paper"}}
+                **{c.key: self.total(name) for name, c in CONVENTIONS.items()
+                   if name != "paper" and name not in missing}}
 
     def to_dict(self, convention: str = "paper", batch: int = 1,
                 dtype: str = "fp32") -> dict[str, Any]:
@@ -197,7 +231,10 @@ class Profile:
         conv = CONVENTIONS[convention]
         mem = self.memory(batch, dtype)
         totals = self.totals()
-        totals.update({"count": self.total(convention), "buffers": self.buffers,
+        mine = self.layer_counts(convention)
+        missing = self.available()
+        totals.update({"count": sum(mine), "count_at_batch": self.total(convention, batch),
+                       "buffers": self.buffers,
                        "weight_bytes": mem["params_bytes"], "model_bytes": mem["model_bytes"],
                        "peak_activation_bytes": mem["peak_activation_bytes"]})
         return document({
@@ -209,18 +246,20 @@ class Profile:
             "output_shape": list(self.output_shape),
             "convention": convention,
             "count_title": conv.title,
-            "conventions": {c.name: c.doc for c in CONVENTIONS.values()},
+            "conventions": {c.name: c.doc + (f" ({c.peer})" if c.peer else "")
+                            for c in CONVENTIONS.values()},
+            **({"conventions_without_rule": missing} if missing else {}),
             "memory": mem,
             "totals": totals,
-            "by_type": self._type_dicts(conv.count),
-            "layers": [layer_dict(l, conv.count(l)) for l in self.layers],
+            "by_type": self._type_dicts(mine),
+            "layers": [layer_dict(l, c) for l, c in zip(self.layers, mine)],
         })
 
 
-    def _type_dicts(self, count) -> list[dict[str, Any]]:
+    def _type_dicts(self, mine: list[int]) -> list[dict[str, Any]]:
         per_type: dict[str, int] = {}
-        for l in self.layers:
-            per_type[l.type_key] = per_type.get(l.type_key, 0) + count(l)
+        for l, c in zip(self.layers, mine):
+            per_type[l.type_key] = per_type.get(l.type_key, 0) + c
         return [{"type": r.type, "num_layers": r.count, "count": per_type[r.type],
                  "mult_adds": r.mult_adds, "params": r.params, "weights": r.weights}
                 for r in self.by_type()]

@@ -42,7 +42,10 @@ def rows(p: Profile, convention: str = "paper", depth: int | None = None,
         raise SpecError(f"--depth must be at least 1, got {depth}")
     if top is not None and top < 1:
         raise SpecError(f"--top must be at least 1, got {top}")
-    count = CONVENTIONS[convention].count
+    per = dict(zip(map(id, p.layers), p.layer_counts(convention)))
+
+    def count(l):
+        return per[id(l)]
     out: list[Row] = []
     if depth is None:
         out = [Row(l.name, 1, l.type_stride, l.filter, l.input_shape, l.output_shape, count(l),
@@ -110,30 +113,48 @@ def layer_table(p: Profile, convention: str = "paper", depth: int | None = None,
                r.count, Pct(r.count, total), r.params, Pct(r.params, params)])
     t.footer = ["Total", "", "", hwc(p.input_shape), hwc(p.output_shape), total,
                 "100.00%", params, "100.00%"]
-    t.notes = [f"{conv.title}: {conv.doc}.",
+    t.notes = [f"{conv.title}: {conv.doc}" + (f" ({conv.peer})" if conv.peer else "") + ".",
                "Params: trainable parameters (weights, biases, batch-norm scale and shift).",
                memory_note(p, batch, dtype), *notes]
+    if batch != 1:
+        t.notes.append(batch_note(p, convention, batch))
     return t
 
 
-def type_table(p: Profile) -> Tabular:
-    """Mult-adds and parameters per layer type, as MobileNet's Table 2 (whose parameter
-    shares count conv/linear weights only: the 'Weights' columns)."""
+def batch_note(p: Profile, convention: str, batch: int) -> str:
+    """The rows count one sample; the whole batch under the convention (every convention
+    counts a batch exactly: thop's adaptive pooling truncates the batch's product)."""
+    conv = CONVENTIONS[convention]
+    return (f"{conv.title} for the batch of {batch}: {p.total(convention, batch):,} "
+            "(the rows are per sample).")
+
+
+def type_table(p: Profile, convention: str = "paper", batch: int = 1) -> Tabular:
+    """Mult-adds (or the count under ``convention``) and parameters per layer type, as
+    MobileNet's Table 2 (whose parameter shares count conv/linear weights only: the 'Weights'
+    columns)."""
+    conv = CONVENTIONS[convention]
+    total = p.total(convention)
+    key = "mult_adds" if convention == "paper" else convention
     t = Tabular(
         title=f"{p.model} ({_settings(p)}): per layer type",
         columns=[Column("Type", "left", key="type"), Column("Layers", key="num_layers"),
-                 Column("Mult-Adds", key="mult_adds"), Column("%", key="mult_adds_pct", drop=3),
+                 Column("Mult-Adds" if convention == "paper" else conv.title, key=key),
+                 Column("%", key=f"{key}_pct", drop=3),
                  Column("Params", key="params"), Column("%", key="params_pct", drop=2),
                  Column("Weights", key="weights"), Column("%", key="weights_pct", drop=1)])
-    macs, params, weights = p.mult_adds, p.params, p.weights
-    for r in p.by_type():
-        t.add([r.type, r.count, r.mult_adds, Pct(r.mult_adds, macs),
+    params, weights = p.params, p.weights
+    for r in p.by_type(convention):
+        t.add([r.type, r.count, r.flops, Pct(r.flops, total),
                r.params, Pct(r.params, params), r.weights, Pct(r.weights, weights)])
-    t.footer = ["Total", len(p.layers), p.mult_adds, "100.00%", p.params,
+    t.footer = ["Total", len(p.layers), total, "100.00%", p.params,
                 "100.00%", p.weights, "100.00%"]
-    t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded.",
+    t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded." if convention == "paper"
+               else f"{conv.title}: {conv.doc}" + (f" ({conv.peer})" if conv.peer else "") + ".",
                "Params: all trainable parameters. Weights: conv/linear weight tensors only "
                "(no bias, no batch norm), the papers' parameter shares."]
+    if batch != 1:
+        t.notes.append(batch_note(p, convention, batch))
     return t
 
 

@@ -36,6 +36,17 @@ class Prepared:
     op: Op | None
     fields: tuple
     line: int | None
+    flat: bool = False
+
+
+class _Flat(Seq):
+    """What a ``flat: true`` entry expands to: layers named in the enclosing level, spliced
+    into the enclosing sequence (never part of the finished graph). ``width`` is how many
+    index names it used: the enclosing sequence's numbering continues after them."""
+
+    def __init__(self, name: str, children: list[Node], width: int, line: int | None = None):
+        super().__init__(name, children, line)
+        self.width = width
 
 
 def _frozen(v: Any) -> Any:
@@ -70,6 +81,7 @@ class Expander:
         self.steps = 0
         self.nesting = 0
         self.defaults = dict(spec.defaults)
+        self.flat_used = False
         self.block_lines = raw.get("blocks", {}) if isinstance(raw, LineDict) else {}
 
     # -- entry points ------------------------------------------------------------------------
@@ -100,6 +112,8 @@ class Expander:
         if self.count == 0:
             raise SpecError("the spec expands to no layers (check its repeat counts and when: "
                             "conditions)", file=self.file, line=root.line)
+        if self.flat_used:
+            self._check_names(root)
         return root, shape, out
 
     def step(self) -> None:
@@ -108,9 +122,35 @@ class Expander:
             raise SpecError(f"expanding the spec visits more than {MAX_STEPS:,} entries (nested "
                             "repeats, skipped or empty ones included); refusing to go on")
 
+    def _check_names(self, root: Seq) -> None:
+        """With flat entries, names are no longer unique per sequence by construction: every
+        layer's name must be unique, and no layer's name may be the prefix of another's."""
+        from costmodel.graph.nodes import iter_layers
+        seen: dict[str, Layer] = {}
+        for layer in iter_layers(root):
+            if layer.name in seen:
+                raise SpecError(f"two layers are named {layer.name!r}", file=self.file,
+                                line=layer.line, layer=layer.name)
+            seen[layer.name] = layer
+        for name, layer in seen.items():
+            parts = name.split(".")
+            for k in range(1, len(parts)):
+                head = ".".join(parts[:k])
+                if head in seen:
+                    raise SpecError(f"layer {head!r} is also the name level of layer {name!r}",
+                                    file=self.file, line=layer.line, layer=name)
+
     # -- structure ---------------------------------------------------------------------------
     def seq(self, entries: Any, env: dict, prefix: str, x: Shape, held: int,
-            stack: tuple[str, ...]) -> tuple[list[Node], Shape]:
+            stack: tuple[str, ...], start: int = 0) -> tuple[list[Node], Shape]:
+        children, x, _ = self.seq_at(entries, env, prefix, x, held, stack, start)
+        return children, x
+
+    def seq_at(self, entries: Any, env: dict, prefix: str, x: Shape, held: int,
+               stack: tuple[str, ...], start: int) -> tuple[list[Node], Shape, int]:
+        """The nodes of a list of entries, the output shape and the next index name: an
+        unnamed entry is named by its index (``start`` onwards); a flat entry's layers take
+        as many indexes as they use."""
         if not isinstance(entries, list):
             raise SpecError(f"expected a list of layers, got {type(entries).__name__}",
                             file=self.file, line=getattr(entries, "line", None), layer=prefix or None)
@@ -118,18 +158,32 @@ class Expander:
         seen: set[str] = set()
         file = getattr(entries, "source", None) or self.file
         lines = getattr(entries, "item_lines", None)
+        pos = start
         for idx, entry in enumerate(entries):
-            node, x = self.entry(entry, idx, env, prefix, x, held, stack,
+            node, x = self.entry(entry, pos, env, prefix, x, held, stack,
                                  lines[idx] if lines else None, file)
-            if node is None:
-                continue
-            local = node.name[len(prefix) + 1:] if prefix else node.name
-            if local in seen:
-                raise SpecError(f"two layers are named {node.name!r}", file=file,
-                                line=node.line, layer=node.name)
-            seen.add(local)
+            pos = self.emit(node, children, seen, prefix, file, pos)
+        return children, x, pos
+
+    def emit(self, node: Node | None, children: list[Node], seen: set[str], prefix: str,
+             file: str, pos: int) -> int:
+        """Append a node (a flat one: its children) to a sequence; the next index name."""
+        if isinstance(node, _Flat):
+            for child in node.children:
+                self.emit(child, children, seen, prefix, file, 0)
+            return pos + node.width
+        if node is None:
+            return pos + 1
+        if node.name == prefix:     # a flat parallel: its layers' names are checked globally
             children.append(node)
-        return children, x
+            return pos + 1
+        local = node.name[len(prefix) + 1:] if prefix else node.name
+        if local in seen:
+            raise SpecError(f"two layers are named {node.name!r}", file=file,
+                            line=node.line, layer=node.name)
+        seen.add(local)
+        children.append(node)
+        return pos + 1
 
     def prepare(self, e: Any, prefix: str, idx: int, file: str, line: int | None) -> "Prepared":
         """Check an entry's structure once per spec (not once per expansion): its kind, its
@@ -153,9 +207,10 @@ class Expander:
                             + (suggest(str(next(iter(raw))), ["op", *STRUCTURAL]) if raw else ""),
                             file=file, line=line, layer=where)
         name = raw.get("name")
-        if name is not None and not NAME_RE.match(str(name)):
-            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_'",
-                            file=file, line=line, layer=where)
+        if name is not None and not NAME_RE.match(str(name)) and not (
+                isinstance(name, str) and name[:1] == "$" and NAME_RE.match(name[1:])):
+            raise SpecError(f"layer name {name!r} may hold only letters, digits and '_' (or be "
+                            "$arg: the value of a block argument)", file=file, line=line, layer=where)
         kind = kinds[0]
         op = None
         fields: tuple = ({}, [])
@@ -173,8 +228,12 @@ class Expander:
             local = str(idx) if name is None else str(name)
             raise exc.located(file=file, line=line,
                               layer=f"{prefix}.{local}" if prefix else local) from None
+        flat = raw.get("flat") is True
+        if flat and name is not None:
+            raise SpecError(f"a flat entry adds no name level, so it takes no name ({name!r}): "
+                            "drop one of the two", file=file, line=line, layer=where)
         prep = Prepared(kind, raw, None if name is None else str(name), raw.get("when"), op,
-                        fields, line)
+                        fields, line, flat)
         self.prepared[key] = prep
         return prep
 
@@ -184,6 +243,8 @@ class Expander:
         file = getattr(e, "source", None) or file or self.file
         prep = self.prepare(e, prefix, idx, file, line)
         name = str(idx) if prep.name is None else prep.name
+        if name[0] == "$":
+            name = self._name_arg(name, env, prefix, file, prep.line or line)
         full = f"{prefix}.{name}" if prefix else name
         if not isinstance(e, str):      # a bare op name is shared: keep the caller's line
             line = prep.line
@@ -198,14 +259,28 @@ class Expander:
                 if not isinstance(cond, bool):
                     raise SpecError(f"'when' must be true or false, got {cond!r}")
                 if not cond:
-                    return None, x
+                    return (_Flat(prefix, [], 0) if prep.flat else None), x
             if prep.kind == "op":
                 return self.op_entry(prep, env, full, x, held, line)
+            if prep.flat:       # named in the enclosing level, its indexes following idx
+                self.flat_used = True
+                return getattr(self, f"{prep.kind}_entry")(prep.raw, env, prefix, x, held, stack,
+                                                           line, start=idx)
             return getattr(self, f"{prep.kind}_entry")(prep.raw, env, full, x, held, stack, line)
         except SpecError as exc:
             raise exc.located(file=file, line=line, layer=full) from None
         finally:
             self.nesting -= 1
+
+    def _name_arg(self, name: str, env: dict, prefix: str, file: str, line: int | None) -> str:
+        """``name: $arg``: the layer is named by the value of a block argument (or ``let``)."""
+        value = env.get(name[1:])
+        if isinstance(value, bool) or not isinstance(value, (str, int)) \
+                or not NAME_RE.match(str(value)):
+            what = "is not defined here" if name[1:] not in env else f"is {value!r}, not a name"
+            raise SpecError(f"layer name {name}: {name[1:]!r} {what}", file=file, line=line,
+                            layer=prefix or None)
+        return str(value)
 
     def _split_fields(self, op: Op, raw: dict) -> tuple[dict, list]:
         """Constant fields, checked and converted once; and the expression fields, evaluated
@@ -284,30 +359,38 @@ class Expander:
                      out_elems, op.fvcore(a, x, y), op.full(a, x, y), line, inputs,
                      op.buffers(a, x), op.int64_buffers(a, x))
 
-    def seq_entry(self, e, env, full, x, held, stack, line):
+    def seq_entry(self, e, env, full, x, held, stack, line, start=None):
+        if start is not None:
+            children, y, end = self.seq_at(e["seq"], env, full, x, held, stack, start)
+            return _Flat(full, children, end - start, line), y
         node = Seq(full, line=line)
         node.children, y = self.seq(e["seq"], env, full, x, held, stack)
         return node, y
 
-    def repeat_entry(self, e, env, full, x, held, stack, line):
+    def repeat_entry(self, e, env, full, x, held, stack, line, start=None):
         n = to_int(e["repeat"], env, "repeat", minimum=0)
         if n > MAX_REPEAT:
             raise SpecError(f"repeat {n} exceeds the limit of {MAX_REPEAT:,}")
         var = e.get("as", "i")
         body = e["body"]
-        node = Seq(full, line=line)
+        flat = start is not None
+        node = _Flat(full, [], 0, line) if flat else Seq(full, line=line)
+        seen: set[str] = set()
+        file = getattr(body, "source", None) or self.file
+        pos = start or 0
         for k in range(n):
             self.step()
             env2 = {**env, var: k}
             if len(body) == 1 and not (isinstance(body[0], dict) and "name" in body[0]):
-                child, x = self.entry(body[0], k, env2, full, x, held, stack, line_of(body, 0),
+                child, x = self.entry(body[0], pos, env2, full, x, held, stack, line_of(body, 0),
                                       getattr(body, "source", None))
-                if child is not None:
-                    node.children.append(child)
+                pos = self.emit(child, node.children, seen, full, file, pos)
             else:
-                sub = Seq(f"{full}.{k}", line=line)
+                sub = Seq(f"{full}.{pos}" if full else str(pos), line=line)
                 sub.children, x = self.seq(body, env2, sub.name, x, held, stack)
-                node.children.append(sub)
+                pos = self.emit(sub, node.children, seen, full, file, pos)
+        if flat:
+            node.width = pos - start
         return node, x
 
     def _block(self, name: Any) -> BlockDef:
@@ -317,7 +400,7 @@ class Expander:
             raise SpecError(f"undefined block {name!r}{suggest(str(name), blocks)}; blocks: {known}")
         return blocks[name]
 
-    def block_entry(self, e, env, full, x, held, stack, line):
+    def block_entry(self, e, env, full, x, held, stack, line, start=None):
         bname = e["block"]
         bdef = self._block(bname)
         if bname in stack:
@@ -333,10 +416,12 @@ class Expander:
                                 f"arguments: {', '.join(declared) or 'none'}", line=line_of(e, key=k))
         given = {k: block_arg(v, env) for k, v in given.items()}
         if e.get("rows") is None:
-            return self.instance(bname, bdef, given, full, x, held, stack, line, env)
-        node = Seq(full, line=line)
+            return self.instance(bname, bdef, given, full, x, held, stack, line, env, start)
+        flat = start is not None
+        node = _Flat(full, [], 0, line) if flat else Seq(full, line=line)
+        seen: set[str] = set()
         rows = e["rows"]
-        k = 0
+        k = start or 0
         for r, row in enumerate(rows):
             row_line = line_of(rows, r)
             times = 1
@@ -352,10 +437,15 @@ class Expander:
             values = self._row(bname, declared, row, {**env, **input_env(x)}, row_line)
             for _ in range(times):
                 self.step()
-                child, x = self.instance(bname, bdef, {**given, **values}, f"{full}.{k}", x, held,
-                                         stack, row_line, env)
-                node.children.append(child)
-                k += 1
+                if flat:    # the rows and every instance add no name level
+                    child, x = self.instance(bname, bdef, {**given, **values}, full, x, held,
+                                             stack, row_line, env, k)
+                else:
+                    child, x = self.instance(bname, bdef, {**given, **values}, f"{full}.{k}", x,
+                                             held, stack, row_line, env)
+                k = self.emit(child, node.children, seen, full, self.file, k)
+        if flat:
+            node.width = k - start
         return node, x
 
     def _row(self, bname: str, declared: dict, row: Any, env: dict, line: int | None) -> dict:
@@ -374,20 +464,24 @@ class Expander:
         raise SpecError(f"a row is a list of values in argument order ({', '.join(names)}) "
                         f"or a mapping, got {row!r}", line=line)
 
-    def instance(self, bname, bdef, given, full, x, held, stack, line, env):
+    def instance(self, bname, bdef, given, full, x, held, stack, line, env, start=None):
         """One block instance. Its expansion depends only on the block, its arguments, its
         input shape and the blocks it is nested in (the body's environment is the settings,
         the arguments and the input: lexical scope), so a repeat of the same instance is a
         renamed copy of the first one instead of a new expansion. Each instance is expanded
-        with nothing held, its peak memory then added to what the caller holds."""
+        with nothing held, its peak memory then added to what the caller holds. A flat
+        instance (``start`` given) names its layers in ``full`` from index ``start``."""
         lets = env.get(LETS, {})
         key = _memo_key(bname, given, x, stack, lets)
+        if key is not None and start is not None:
+            key = (*key, start, bool(full))
         hit = self.instances.get(key) if key is not None else None
         if hit is None:
             saved_peak, saved_count = self.peak, self.count
             self.peak = 0
             try:
-                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line, lets)
+                node, y = self._expand_instance(bname, bdef, given, full, x, stack, line, lets,
+                                                start)
             finally:
                 rel_peak, self.peak = self.peak, saved_peak
             hit = (node, y, rel_peak, self.count - saved_count)
@@ -400,14 +494,20 @@ class Expander:
                                 "expand it")
         template, y, rel_peak, _ = hit
         self.peak = max(self.peak, held + rel_peak)
-        node = template if template.name == full else renamed(template, template.name, full)
+        if isinstance(template, _Flat):
+            node = template if template.name == full else _Flat(
+                full, [renamed(c, template.name, full) for c in template.children],
+                template.width)
+        else:
+            node = template if template.name == full else renamed(template, template.name, full)
         node.line = line
         return node, y
 
-    def _expand_instance(self, bname, bdef, given, full, x, stack, line, lets):
+    def _expand_instance(self, bname, bdef, given, full, x, stack, line, lets, start=None):
         """The body's environment: the settings and the spec's let, the let of every calling
         block (lexical scope: inner definitions shadow outer ones), the arguments, the block's
-        input (in_channels, in_h, in_w) and its own let."""
+        input (in_channels, in_h, in_w) and its own let. A flat instance (``start`` given)
+        names its layers in ``full`` from index ``start``."""
         benv = {**self.base_env, **lets, **input_env(x)}
         for arg, default in bdef.arg_defaults().items():
             if arg in given:
@@ -430,23 +530,36 @@ class Expander:
                                   layer=full) from None
         benv[LETS] = inner
         body = blk.get("body") if isinstance(blk, LineDict) else bdef.body
+        if start is not None:
+            children, y, end = self.seq_at(body, benv, full, x, 0, (*stack, bname), start)
+            return _Flat(full, children, end - start, line), y
         node = Seq(full, line=line)
         node.children, y = self.seq(body, benv, full, x, 0, (*stack, bname))
         return node, y
 
-    def parallel_entry(self, e, env, full, x, held, stack, line):
+    def parallel_entry(self, e, env, full, x, held, stack, line, start=None):
         spec_paths = e["parallel"]
         if isinstance(spec_paths, dict):
             paths = list(spec_paths.items())
         else:
             paths = [(str(i), p) for i, p in enumerate(spec_paths)]
-        return self._branches(paths, e["merge"], e.get("split"), env, full, x, held, stack, line)
+        return self._branches(paths, e["merge"], e.get("split"), env, full, x, held, stack, line,
+                              start=start)
 
-    def residual_entry(self, e, env, full, x, held, stack, line):
+    def residual_entry(self, e, env, full, x, held, stack, line, start=None):
         paths = [("body", e["residual"]), ("shortcut", e.get("shortcut") or [])]
-        return self._branches(paths, "add", None, env, full, x, held, stack, line)
+        return self._branches(paths, "add", None, env, full, x, held, stack, line,
+                              start=start, flat_paths=start is not None)
 
-    def _branches(self, paths, merge, split, env, full, x, held, stack, line):
+    def _branches(self, paths, merge, split, env, full, x, held, stack, line, start=None,
+                  flat_paths=False):
+        """Branches and their merge. ``start`` given: the entry adds no name level (``full`` is the
+        enclosing level; the result is wrapped in a :class:`_Flat`); ``flat_paths``: neither do
+        the paths (a flat residual: its layers are named by the spec alone, the body's and
+        then the shortcut's unnamed entries numbered on from the entry's index)."""
+        def join(local: str) -> str:
+            return f"{full}.{local}" if full else local
+        flat = start is not None
         if len(paths) < 2:
             raise SpecError("parallel needs at least two branches")
         for pname, _ in paths:
@@ -468,20 +581,25 @@ class Expander:
             if sum(sizes) != c:
                 raise SpecError(f"split sizes {sizes} add up to {sum(sizes)}, not the {c} input channels")
             inputs = [(s, *x[1:]) for s in sizes]
-            split_layer = self.make_layer(OPS["split"], {"sizes": sizes}, x, x, f"{full}.split",
+            split_layer = self.make_layer(OPS["split"], {"sizes": sizes}, x, x, join("split"),
                                           line, held)
         outs: list[Shape] = []
         seqs: list[tuple[str, Seq]] = []
         held_outs = 0           # the outputs of the branches so far (a running sum: linear)
+        pos = start or 0
         for (pname, entries), xin in zip(paths, inputs):
-            path = Seq(f"{full}.{pname}", line=line)
+            path = Seq(full if flat_paths else join(str(pname)), line=line)
             path_held = held + numel(x) + held_outs
-            path.children, y = self.seq(entries, env, path.name, xin, path_held, stack)
+            path.children, y, pos = self.seq_at(entries, env, path.name, xin, path_held, stack,
+                                                pos if flat_paths else 0)
             outs.append(y)
             held_outs += numel(y)
             seqs.append((str(pname), path))
         op = OPS[merge]
         y = op.merge(outs)
-        merge_layer = self.make_layer(op, {"inputs": len(outs)}, outs[0], y, f"{full}.{merge}",
+        merge_layer = self.make_layer(op, {"inputs": len(outs)}, outs[0], y, join(merge),
                                       line, held, inputs=outs)
-        return Parallel(full, seqs, merge_layer, split_layer, line=line), y
+        node = Parallel(full, seqs, merge_layer, split_layer, line=line)
+        if flat:
+            return _Flat(full, [node], pos - start if flat_paths else 0, line), y
+        return node, y

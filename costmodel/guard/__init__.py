@@ -39,11 +39,22 @@ def lock(specs_dir: "str | os.PathLike", out: "str | os.PathLike",
 
 
 def check(specs_dir: "str | os.PathLike", baseline: "str | os.PathLike",
-          tolerance: list[str] | None = None, recursive: bool = True) -> Report:
+          tolerance: list[str] | None = None, recursive: bool = True,
+          conventions: list[str] | None = None) -> Report:
     """Compare ``specs_dir`` (and its subfolders) with the baseline file. Bad input raises
-    SpecError; every spec that fails to load is named in it."""
+    SpecError; every spec that fails to load is named in it. ``conventions``: guard the FLOP
+    totals of these conventions only (mult-adds, params, activations, weights and the layers
+    are always guarded)."""
     before = read(baseline)
     after = snapshot_specs(specs_dir, recursive)
+    if conventions:
+        from costmodel.count.conventions import get
+        keys = {get(c).key for c in conventions}
+        for base in (before, after):
+            for entry in base.specs.values():
+                for v in entry.variants.values():
+                    v.totals = {k: t for k, t in v.totals.items()
+                                if not k.startswith("flops_") or k in keys}
     metrics = sorted({m for e in [*before.specs.values(), *after.specs.values()]
                       for v in e.variants.values() for m in v.totals})
     return compare(before, after, parse_tolerance(tolerance, metrics))

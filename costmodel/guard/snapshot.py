@@ -26,7 +26,7 @@ from costmodel.spec.variants import spec_variants
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 # Profile.totals() entries that are a fixed multiple of another one: not guarded twice.
-DERIVED = {"weight_bytes", "flops_flop_counter"}
+DERIVED = {"weight_bytes", "flops_flop_counter", "flops_calflops_macs"}  # calflops-macs = mult_adds
 
 
 def _value(v: Any) -> str:

@@ -6,7 +6,7 @@ FlopCounterMode counts none either. full: one operation per output element.
 """
 from __future__ import annotations
 
-from costmodel.ops.base import F, Kernel, Op, Shape, numel, register
+from costmodel.ops.base import F, Kernel, NoArithmetic, NoRule, Op, Shape, numel, register
 
 # name -> (title, torch.nn class name)
 FUNCTIONS = {
@@ -22,6 +22,17 @@ FUNCTIONS = {
 }
 SYNONYMS = {"swish": "silu"}     # fn names that are another op's alias
 
+# Per output element, under the two peers that count any activation of ours.
+# ptflops 0.7.5 (pytorch backend) hooks nn.ReLU and nn.ReLU6 (1 per element) and also patches
+# F.relu and F.silu: nn.ReLU's forward calls the patched F.relu, so a ReLU counts TWICE (its
+# bug); nn.ReLU6 calls F.hardtanh (unpatched): once; nn.SiLU (swish) is not hooked but calls
+# the patched F.silu: once; Hardswish, Hardsigmoid, Sigmoid: neither hooked nor patched.
+PTFLOPS_PER_ELEMENT = {"relu": 2, "relu6": 1, "swish": 1, "silu": 1}
+# calflops 0.3.2 patches F.relu and F.silu only (F.relu6 too, but nn.ReLU6 calls F.hardtanh).
+CALFLOPS_PER_ELEMENT = {"relu": 1, "swish": 1, "silu": 1}
+# GELU (new in issue 11): no peer rule stated yet, checked against no real peer: NoRule.
+NO_PEER_RULE = {"gelu"}
+
 
 class _Activation(Op):
     fn: str = "relu"
@@ -31,6 +42,45 @@ class _Activation(Op):
 
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return 0 if self._fn(a) == "identity" else numel(y)
+
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    def _stated(self, a: dict, rule: str) -> None:
+        if self._fn(a) in NO_PEER_RULE:
+            raise NoRule(rule.replace("_", "-"), self._fn(a))
+
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: ``zero_ops`` for ReLU and ReLU6, no rule (0) for the others."""
+        self._stated(a, "thop")
+        return 0
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: ReLU 2 per element (module hook + patched F.relu: counted twice),
+        ReLU6 and Swish 1, the others 0 (see PTFLOPS_PER_ELEMENT)."""
+        self._stated(a, "ptflops")
+        return n * numel(y) * PTFLOPS_PER_ELEMENT.get(self._fn(a), 0)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: only conv and matmul ops count: 0."""
+        self._stated(a, "ptflops_aten")
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: MACs come from parameters; an activation has none: 0."""
+        self._stated(a, "torchinfo")
+        return 0
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2: 1 per input element for ReLU (F.relu) and Swish (F.silu); ReLU6
+        goes through the unpatched F.hardtanh, h-swish, h-sigmoid and sigmoid are not
+        patched: 0."""
+        self._stated(a, "calflops")
+        return n * numel(x) * CALFLOPS_PER_ELEMENT.get(self._fn(a), 0)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4: aten::relu and sigmoid map to nothing, hardtanh, hardswish,
+        hardsigmoid and silu have no handler (skipped with a warning): 0."""
+        self._stated(a, "torchprofile")
+        return 0
 
     def type_key(self, a: dict, x: Shape) -> str:
         return FUNCTIONS[self._fn(a)][0]
@@ -72,7 +122,7 @@ for _fn in FUNCTIONS:
 
 
 @register
-class Dropout(Op):
+class Dropout(NoArithmetic, Op):
     """Dropout: the identity at inference; no parameters, no operations counted, no memory
     traffic (no kernel runs)."""
     name = "dropout"

@@ -10,6 +10,11 @@ An op declares its spec fields (``fields``), and implements:
 * ``macs``: conv + linear multiply-accumulates, bias excluded (the papers' mult-adds).
 * ``fvcore``: what ``fvcore.nn.FlopCountAnalysis`` reports for the module (its rules).
 * ``full``: every arithmetic operation, stated op by op in the op's docstring.
+* the peers' conventions, one method each (``thop``, ``ptflops``, ``ptflops_aten``,
+  ``torchinfo``, ``calflops``, ``calflops_macs``, ``torchprofile``), and ``training``: what
+  that tool reports for the op's module at batch ``n``, with its own rules and bugs, in a
+  separate block of each op class (the block's docstrings name the peer's rule). An op with
+  no rule for a peer raises :class:`NoRule`: no convention ever guesses.
 * ``describe``/``type_key``: the paper-style "type / stride" and "filter shape" columns,
   and the row of the per-type breakdown.
 * ``build``: the ``torch.nn.Module`` (torch is imported inside, never at module import).
@@ -32,6 +37,25 @@ from costmodel.errors import SpecError
 Shape = tuple[int, ...]      # (C, H, W) for feature maps, (F,) after flatten; batch excluded
 
 REQUIRED = object()
+
+# The peers' conventions an op answers for (method names; costmodel/count/conventions.py
+# registers them with the peer's version).
+PEER_RULES = ("thop", "ptflops", "ptflops_aten", "torchinfo", "calflops", "calflops_macs",
+              "torchprofile")
+
+
+# Ops whose peers' rules are not stated yet (added by issue 11 after the peers' conventions):
+# every peer convention raises NoRule for them, an error with exit 2, never a guessed number.
+PEERS_NOT_STATED = ("layer_norm", "mul", "scale")
+
+
+class NoRule(SpecError):
+    """An op has no rule for a convention: an error, never a silent 0."""
+
+    def __init__(self, convention: str, op: str):
+        super().__init__(f"the {convention} convention has no rule for op {op!r} yet; "
+                         "choose another --convention")
+        self.convention, self.op = convention, op
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,37 @@ class Op:
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return 0
 
+    # --- peers' conventions: what each tool reports for this op's module, batch n ------------
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("thop", self.name)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("ptflops", self.name)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("ptflops-aten", self.name)
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("torchinfo", self.name)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("calflops", self.name)
+
+    def calflops_macs(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops' MACs: its conv and linear functionals' multiply-accumulates, nothing
+        else (the same number as the papers' mult-adds, for every op that has MACs)."""
+        return n * self.macs(a, x, y)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        raise NoRule("torchprofile", self.name)
+
+    def training(self, a: dict, x: Shape, y: Shape, n: int, input_grad: bool) -> int:
+        """Forward + backward FLOPs at 2 per multiply-accumulate: the forward pass, the weight
+        gradient (as many MACs again), and the input gradient (once more) unless nothing
+        before the layer needs a gradient (``input_grad`` false: the first conv). Ops whose
+        MACs are not one conv/matmul override this."""
+        return 2 * n * self.macs(a, x, y) * (3 if input_grad else 2)
+
     # --- presentation ----------------------------------------------------------------------
     def type_key(self, a: dict, x: Shape) -> str:
         return self.title
@@ -220,6 +275,21 @@ class Traffic:
 
 OPS: dict[str, Op] = {}
 ALIASES: dict[str, str] = {}
+
+
+class NoArithmetic:
+    """Mixin for ops that only move data (flatten, shuffle, slice, split, concat, pad,
+    dropout): zero under every peer. Checked against each peer: thop and torchinfo count only
+    modules they know (none of these), ptflops and calflops patch no view, cat, split, pad or
+    dropout functional, and torchprofile's table maps aten::cat, slice, view, transpose,
+    contiguous, flatten, dropout and constant_pad_nd to nothing (aten::split has no entry:
+    skipped with a warning)."""
+
+    def _zero(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """0: the op moves data; the peer has no rule or an empty one for it."""
+        return 0
+
+    thop = ptflops = ptflops_aten = torchinfo = calflops = torchprofile = _zero
 
 
 def register(cls: type[Op]) -> type[Op]:

@@ -23,7 +23,10 @@ class _ConvBase(Op):
 
     mult-adds = out * (in/groups) * kh * kw * Ho * Wo; params = that weight + out (bias).
     fvcore counts the same multiply-accumulates (bias ignored). full adds one add per output
-    element for the bias, when there is one.
+    element for the bias, when there is one. training: the base rule (forward, weight and
+    input gradients at 2 FLOPs per MAC); FlopCounterMode counts a grouped conv's weight
+    gradient ``groups`` times too high (its ``conv_backward_flop`` multiplies C_in by C_out
+    where the gradient has C_in/groups x C_out), which the training convention does not copy.
     """
 
     def _finish(self, a: dict, x: Shape, out: int, groups: int) -> dict:
@@ -64,6 +67,40 @@ class _ConvBase(Op):
 
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return self.macs(a, x, y) + (y[0] * y[1] * y[2] if a["bias"] else 0)
+
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    def _bias_elements(self, a: dict, y: Shape, n: int) -> int:
+        return n * y[0] * y[1] * y[2] if a["bias"] else 0
+
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_convNd``: output elements x (C_in / groups) x kh x kw, the bias
+        ignored: the mult-adds."""
+        return n * self.macs(a, x, y)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 ``conv_flops_counter_hook``: kh x kw x C_in x C_out/groups per output
+        position, plus one per output element for the bias."""
+        return n * self.macs(a, x, y) + self._bias_elements(a, y, n)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten ``conv_flop``: N x numel(weight) x output positions, plus the
+        bias per output element."""
+        return n * self.macs(a, x, y) + self._bias_elements(a, y, n)
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8 ``calculate_macs`` ("Conv" in the class name): every parameter
+        (weight and bias) times N x output positions: the mult-adds plus the bias elements."""
+        return n * self.macs(a, x, y) + self._bias_elements(a, y, n)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_conv_flops_compute`` (F.conv2d patched): 2 FLOPs per
+        multiply-accumulate, plus one per output element for the bias."""
+        return 2 * n * self.macs(a, x, y) + self._bias_elements(a, y, n)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``aten::_convolution``: output elements x (C_in / groups) x
+        kernel area, the bias ignored: the mult-adds."""
+        return n * self.macs(a, x, y)
 
     def is_depthwise(self, a: dict) -> bool:
         return a["groups"] == a["in_channels"] and a["groups"] > 1

@@ -71,6 +71,49 @@ class Ghost(Op):
         relu = (a["init"] + a["cheap"]) * y[1] * y[2] if a["relu"] else 0
         return self.fvcore(a, x, y) + relu
 
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    # The module: primary = Conv2d (no bias) + BatchNorm2d(m) + ReLU(inplace) or Identity,
+    # cheap = depthwise Conv2d (no bias) + BatchNorm2d(m(ratio-1)) + the same; cat + slice.
+    def _bn_elements(self, a: dict, y: Shape) -> int:
+        return (a["init"] + a["cheap"]) * y[1] * y[2]
+
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: both convs' MACs + 4 per batch-norm element; ReLU and Identity 0."""
+        return n * (self.macs(a, x, y) + 4 * self._bn_elements(a, y))
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: MACs + 2 per batch-norm element + the ReLU counted twice (module
+        hook and patched F.relu)."""
+        e = self._bn_elements(a, y)
+        return n * (self.macs(a, x, y) + 2 * e + (2 * e if a["relu"] else 0))
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten: the two convolutions."""
+        return n * self.macs(a, x, y)
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: MACs + N x the batch norms' parameters (2 per channel)."""
+        return n * (self.macs(a, x, y) + 2 * (a["init"] + a["cheap"]))
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2: 2 per MAC + 2 per batch-norm element + 1 per ReLU element."""
+        e = self._bn_elements(a, y)
+        return n * (2 * self.macs(a, x, y) + 2 * e + (e if a["relu"] else 0))
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4: MACs + 1 per batch-norm element; relu_, cat, slice 0."""
+        return n * (self.macs(a, x, y) + self._bn_elements(a, y))
+
+    def training(self, a: dict, x: Shape, y: Shape, n: int, input_grad: bool) -> int:
+        """The primary conv needs an input gradient unless nothing before it does; the cheap
+        depthwise conv always does. (FlopCounterMode counts the cheap conv's weight gradient
+        ``init`` times too high: its grouped-conv bug.)"""
+        k, d = a["kernel"], a["dw_kernel"]
+        hw = y[1] * y[2]
+        primary = a["init"] * a["in_channels"] * k[0] * k[1] * hw
+        cheap = a["cheap"] * d[0] * d[1] * hw
+        return 2 * n * (primary * (3 if input_grad else 2) + 3 * cheap)
+
     def type_key(self, a: dict, x: Shape) -> str:
         return "Ghost module"
 

@@ -43,6 +43,38 @@ class Linear(Op):
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return self.weights(a, x) + (a["out"] if a["bias"] else 0)
 
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    def _bias(self, a: dict, n: int) -> int:
+        return n * a["out"] if a["bias"] else 0
+
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_linear``: in_features per output element, the bias ignored."""
+        return n * self.weights(a, x)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 ``linear_flops_counter_hook``: (in x out + out for the bias) per
+        sample."""
+        return n * self.weights(a, x) + self._bias(a, n)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten ``addmm_flop``: N x in x out, plus N x out for the bias (no bias:
+        ``aten.mm``, N x in x out)."""
+        return n * self.weights(a, x) + self._bias(a, n)
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8 ``calculate_macs``: N x every parameter (weight and bias)."""
+        return n * self.weights(a, x) + self._bias(a, n)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_linear_flops_compute`` (F.linear patched): 2 x in x out per
+        sample, the bias ignored."""
+        return 2 * n * self.weights(a, x)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4: ``aten::linear`` goes to its matmul handler, in x out per
+        sample, the bias ignored."""
+        return n * self.weights(a, x)
+
     def type_key(self, a: dict, x: Shape) -> str:
         return "Fully Connected"
 

@@ -3,13 +3,17 @@ entries; they are not written as entries themselves."""
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import Kernel, Op, Shape, fmt_shape, numel, register
+from costmodel.ops.base import Kernel, NoArithmetic, Op, Shape, fmt_shape, numel, register
 
 
 @register
-class Add(Op):
+class Add(NoArithmetic, Op):
     """Element-wise sum of the branches (residual add). fvcore reports ``aten::add`` as
-    unsupported: 0. full: (branches - 1) adds per output element."""
+    unsupported: 0. full: (branches - 1) adds per output element.
+
+    Every peer counts 0: thop and torchinfo have no rule for the module (no parameters);
+    ptflops and calflops patch ``torch.add``/``Tensor.add`` but the module adds with ``+``
+    (``Tensor.__add__``, not patched); torchprofile maps aten::add to nothing."""
     name = "add"
     kind = "merge"
 
@@ -66,7 +70,7 @@ class Mul(Op):
 
 
 @register
-class Concat(Op):
+class Concat(NoArithmetic, Op):
     """Channel concatenation. Zero in every convention (``aten::cat`` is ignored by fvcore)."""
     name = "concat"
     kind = "merge"
@@ -91,7 +95,7 @@ class Concat(Op):
 
 
 @register
-class Split(Op):
+class Split(NoArithmetic, Op):
     """Channel split into chunks, one per branch (ShuffleNet v2). Zero in every convention.
     Memory traffic: none (the chunks are views of the input)."""
     name = "split"

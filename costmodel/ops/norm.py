@@ -37,6 +37,34 @@ class BatchNorm(Op):
 
     full = fvcore
 
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_normalization``: 2 per input element ("bn is by default fused in
+        inference", says its comment), doubled with affine: 4 per element."""
+        return n * numel(x) * (4 if a["affine"] else 2)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 ``bn_flops_counter_hook``: 1 per input element, 2 with affine."""
+        return n * numel(x) * (2 if a["affine"] else 1)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: no rule for batch norm (only conv and matmul): 0."""
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8 ``calculate_macs``: N x the parameters (2 x C with affine), not the
+        elements: its non-conv rule applied to batch norm."""
+        return n * self.params(a, x)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_batch_norm_flops_compute`` in eval mode: 1 per input element, 2
+        with affine."""
+        return n * numel(x) * (2 if a["affine"] else 1)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``norm``: 1 per output element with affine, 0 without."""
+        return n * numel(y) if a["affine"] else 0
+
     def type_key(self, a: dict, x: Shape) -> str:
         return "BatchNorm"
 

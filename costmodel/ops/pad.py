@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, register
+from costmodel.ops.base import F, Kernel, NoArithmetic, Op, Shape, need_map, numel, pair, register
 
 
 @register
-class ChannelPad(Op):
+class ChannelPad(NoArithmetic, Op):
     """Keep every ``stride``-th pixel (``x[:, :, ::s, ::s]``) and zero-pad the channels up to
     ``out``, half before and half after (the CIFAR ResNet shortcut of He et al. 2016, Sec. 4.2,
     "option A", as in the common PyTorch ports). Output: out x ceil(H/s) x ceil(W/s).

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
+from costmodel.ops.base import NoRule, F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
 
 
 def pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -46,6 +46,24 @@ class _Pool(Op):
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return numel(y) * a["kernel"][0] * a["kernel"][1]
 
+    # --- peers' conventions shared by max and average pooling (costmodel.count.conventions) --
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: 1 per INPUT element from the module hook, and again from the patched
+        F.max_pool2d / F.avg_pool2d the module calls: 2 per input element (its double count)."""
+        return 2 * n * numel(x)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: no pooling rule: 0."""
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: no parameters, no MACs: 0."""
+        return 0
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_pool_flops_compute``: 1 per input element, whatever the kernel."""
+        return n * numel(x)
+
     def type_key(self, a: dict, x: Shape) -> str:
         return f"{self.label} {pair_str(a['kernel'])}"
 
@@ -77,6 +95,14 @@ class MaxPool(_Pool):
         "ceil_mode": F("bool", False, "round the output size up (PyTorch's ceil_mode)"),
     }
 
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: ``zero_ops`` for max pooling."""
+        return 0
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4: aten::max_pool2d maps to nothing: 0."""
+        return 0
+
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
         return nn.MaxPool2d(a["kernel"], a["stride"], a["padding"], a["dilation"],
@@ -101,21 +127,82 @@ class AvgPool(_Pool):
         "count_include_pad": F("bool", True, "count padded zeros in the average"),
     }
 
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_avgpool``: 1 per output element (the kernel's adds ignored)."""
+        return n * numel(y)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``avg_pool_or_mean``: 1 per output element."""
+        return n * numel(y)
+
     def build(self, a: dict, x: Shape):
         import torch.nn as nn
         return nn.AvgPool2d(a["kernel"], a["stride"], a["padding"], ceil_mode=a["ceil_mode"],
                             count_include_pad=a["count_include_pad"])
 
 
+def thop_adaptive(x: Shape, y: Shape, n: int) -> int:
+    """thop 0.1.1 ``count_adap_avgpool``: (kernel + 1) per output element, the kernel being
+    (H_in / H_out) x (W_in / W_out) in float64 and the product truncated to an integer, as
+    thop does (a fraction when the output size does not divide the input)."""
+    kernel = (x[1] / y[1]) * (x[2] / y[2])
+    return int((kernel + 1) * (n * numel(y)))
+
+
+def _adaptive_only(a: dict, rule: str) -> None:
+    """The peers' pooling rules are for nn.AdaptiveAvgPool2d; ``x.mean`` has none stated."""
+    if a.get("mode", "adaptive") != "adaptive":
+        raise NoRule(rule.replace("_", "-"), "global_avg_pool (mode mean)")
+
+
+class _AdaptivePeers:
+    """Peers' rules for nn.AdaptiveAvgPool2d (global or to a fixed size)."""
+
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_adap_avgpool``: (H_in/H_out x W_in/W_out + 1) per output element
+        (float64, truncated): H x W + 1 per channel for a global pool."""
+        _adaptive_only(a, "thop")
+        return thop_adaptive(x, y, n)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: module hook (1 per input element) + the patched
+        F.adaptive_avg_pool2d it calls (once more): 2 per input element."""
+        _adaptive_only(a, "ptflops")
+        return 2 * n * numel(x)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: no pooling rule: 0."""
+        _adaptive_only(a, "ptflops_aten")
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: no parameters, no MACs: 0."""
+        _adaptive_only(a, "torchinfo")
+        return 0
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_pool_flops_compute``: 1 per input element."""
+        _adaptive_only(a, "calflops")
+        return n * numel(x)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``avg_pool_or_mean``: 1 per OUTPUT element."""
+        _adaptive_only(a, "torchprofile")
+        return n * numel(y)
+
+
 @register
-class GlobalAvgPool(Op):
+class GlobalAvgPool(_AdaptivePeers, Op):
     """Average over the whole feature map, to C x 1 x 1: ``mode: adaptive`` is
     ``nn.AdaptiveAvgPool2d(1)`` (torchvision's), ``mode: mean`` is ``x.mean([2, 3],
     keepdim=True)`` (timm's and many ports').
 
     No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element;
     fvcore has no rule for ``aten::mean``: 0 for mode mean. FlopCounterMode: 0.
-    full: one add per input element, either way."""
+    full: one add per input element, either way. Peers (adaptive mode only; mode mean has no
+    peer rule yet and raises NoRule): thop (H x W + 1)
+    per output element, ptflops 2 per input element, calflops 1 per input element,
+    torchprofile 1 per output element, ptflops-aten and torchinfo 0."""
     name = "global_avg_pool"
     aliases = ("gap",)
     fields = {"mode": F("choice", "adaptive", "adaptive average pooling or a mean over H, W",
@@ -156,7 +243,7 @@ def adaptive_windows(size: int, out: int) -> list[int]:
 
 
 @register
-class AdaptiveAvgPool(Op):
+class AdaptiveAvgPool(_AdaptivePeers, Op):
     """Average pooling to a fixed output size (torchvision's VGG and AlexNet pool to 7x7 and
     6x6 before the classifier, so the classifier does not depend on the resolution).
 

@@ -4,11 +4,11 @@ Memory traffic: flatten and slice are views (nothing moves); the shuffle is a co
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, register
+from costmodel.ops.base import F, Kernel, NoArithmetic, Op, Shape, need_map, numel, register
 
 
 @register
-class Flatten(Op):
+class Flatten(NoArithmetic, Op):
     """Flatten a C x H x W map to a vector of C*H*W features (PyTorch's Flatten(1)).
 
     Data movement only: no parameters, every convention counts 0.
@@ -25,7 +25,7 @@ class Flatten(Op):
 
 
 @register
-class ChannelShuffle(Op):
+class ChannelShuffle(NoArithmetic, Op):
     """ShuffleNet's channel shuffle: reshape to (groups, C/groups), transpose, flatten."""
     name = "channel_shuffle"
     aliases = ("shuffle",)
@@ -51,7 +51,7 @@ class ChannelShuffle(Op):
 
 
 @register
-class Slice(Op):
+class Slice(NoArithmetic, Op):
     """Keep the first ``channels`` channels."""
     name = "slice"
     fields = {"channels": F("int", doc="channels to keep (the first ones)", minimum=1)}

@@ -42,6 +42,47 @@ class SqueezeExcite(Op):
         c, s = a["channels"], a["squeeze"]
         return 2 * numel(x) + self.macs(a, x, y) + (s + c) + s + c
 
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    # The module: AdaptiveAvgPool2d(1), Conv2d(C, s, 1) with bias, ReLU, Conv2d(s, C, 1) with
+    # bias, the gate (Hardsigmoid or Sigmoid), then x * gate (Tensor.__mul__).
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: the pool (H x W + 1 per channel) + both convs' MACs (bias ignored);
+        ReLU, gate and multiply 0."""
+        c = a["channels"]
+        return n * (c * (x[1] * x[2] + 1) + self.macs(a, x, y))
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: the pool at 2 per input element (hook + patched functional), both
+        convs with their biases, the ReLU twice (2 x squeeze); gate and ``x * gate``
+        (``__mul__``, not the patched torch.mul) 0."""
+        c, s = a["channels"], a["squeeze"]
+        return n * (2 * numel(x) + self.macs(a, x, y) + s + c + 2 * s)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten: the two convolutions with their biases."""
+        return n * (self.macs(a, x, y) + a["squeeze"] + a["channels"])
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: the two convs' parameters (weights and biases) x N x 1 x 1."""
+        return n * self.params(a, x)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2: the pool 1 per input element, both convs at 2 per MAC + bias, the
+        ReLU 1 per element; gate and multiply 0."""
+        c, s = a["channels"], a["squeeze"]
+        return n * (numel(x) + 2 * self.macs(a, x, y) + s + c + s)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4: the pool 1 per output element (C), both convs' MACs, and
+        aten::mul 1 per output element (the gate multiply, C x H x W)."""
+        return n * (a["channels"] + self.macs(a, x, y) + numel(x))
+
+    def training(self, a: dict, x: Shape, y: Shape, n: int, input_grad: bool) -> int:
+        """Two 1x1 convs: the first needs an input gradient unless nothing before the SE
+        does; the second always does."""
+        half = a["channels"] * a["squeeze"]
+        return 2 * n * half * ((3 if input_grad else 2) + 3)
+
     def type_key(self, a: dict, x: Shape) -> str:
         return "Squeeze-Excite"
 

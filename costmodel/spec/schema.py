@@ -18,7 +18,11 @@ changes one block definition), every other key given replaces the base's, and ``
 the base's layers (see ``extends.py``).
 
 Every entry may carry ``name`` (default: its index) and ``when`` (an expression; the entry is
-skipped when false). Numeric fields take numbers or expressions over settings (``expr.py``).
+skipped when false); in a block, ``name: $arg`` names it by the value of the argument ``arg``.
+A structural entry may carry ``flat: true`` instead of a name: it adds no
+name level, so its layers are named in the enclosing level (with rows: neither the rows nor
+the instances add a level; a flat residual's body and shortcut add none either, so the spec
+names every layer itself). This is how a spec matches another model's ``state_dict`` keys. Numeric fields take numbers or expressions over settings (``expr.py``).
 """
 from __future__ import annotations
 
@@ -41,9 +45,9 @@ BoolExpr = Union[StrictBool, str]
 _ENTRY_MARK = "x-costmodel-entry"
 EntryList = Annotated[list[Any], WithJsonSchema({"type": "array", "items": {_ENTRY_MARK: True}})]
 
-NAME_PATTERN = r"^[A-Za-z0-9_]+$"
-NAME_RE = re.compile(NAME_PATTERN)
-RESERVED_CALL_KEYS = ("block", "name", "when", "rows")
+NAME_PATTERN = r"^\$?[A-Za-z0-9_]+$"      # $arg: named by a block argument
+NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")   # a plain name (settings, lets, arguments)
+RESERVED_CALL_KEYS = ("block", "name", "when", "rows", "flat")
 
 
 class _Strict(BaseModel):
@@ -253,17 +257,24 @@ class _EntryBase(_Strict):
     when: Optional[BoolExpr] = Field(None, description="expression; skip this entry when false")
 
 
-class BlockCall(_EntryBase):
+class _Structural(_EntryBase):
+    flat: Optional[StrictBool] = Field(
+        None, description="true: the entry adds no name level (its layers are named in the "
+                          "enclosing level, unnamed ones numbered on from the entry's index), "
+                          "so built modules can match another model's state_dict keys")
+
+
+class BlockCall(_Structural):
     model_config = ConfigDict(extra="allow")
     block: str
     rows: Optional[list[Any]] = Field(None, description="one block instance per row")
 
 
-class SeqEntry(_EntryBase):
+class SeqEntry(_Structural):
     seq: EntryList
 
 
-class RepeatEntry(_EntryBase):
+class RepeatEntry(_Structural):
     repeat: Expr
     as_: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         "i", alias="as", description="loop variable name")
@@ -276,14 +287,14 @@ class RepeatEntry(_EntryBase):
         return v
 
 
-class ParallelEntry(_EntryBase):
+class ParallelEntry(_Structural):
     parallel: Union[Annotated[list[EntryList], Field()], dict[str, EntryList]]
     merge: Literal["add", "concat", "mul"]
     split: Optional[Union[Expr, list[Expr]]] = Field(
         None, description="split the input's channels: a number of equal chunks or the sizes")
 
 
-class ResidualEntry(_EntryBase):
+class ResidualEntry(_Structural):
     residual: EntryList
     shortcut: Optional[EntryList] = None
 

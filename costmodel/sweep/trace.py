@@ -347,22 +347,22 @@ class TracingExpander(Expander):
 
     peak = property(lambda self: NO_PEAK, lambda self, value: None)
 
-    def repeat_entry(self, e, env, full, x, held, stack, line):
+    def repeat_entry(self, e, env, full, x, held, stack, line, **kw):
         _pin_quietly(lambda: to_int(e["repeat"], env, "repeat", minimum=0))
-        return super().repeat_entry(e, env, full, x, held, stack, line)
+        return super().repeat_entry(e, env, full, x, held, stack, line, **kw)
 
-    def block_entry(self, e, env, full, x, held, stack, line):
+    def block_entry(self, e, env, full, x, held, stack, line, **kw):
         rows = e.get("rows")
         if isinstance(rows, list):
             for row in rows:
                 if isinstance(row, dict) and "repeat" in row:
                     _pin_quietly(lambda: to_int(row["repeat"], env, "row repeat", minimum=0))
-        return super().block_entry(e, env, full, x, held, stack, line)
+        return super().block_entry(e, env, full, x, held, stack, line, **kw)
 
-    def _branches(self, paths, merge, split, env, full, x, held, stack, line):
+    def _branches(self, paths, merge, split, env, full, x, held, stack, line, **kw):
         if split is not None and not isinstance(split, list):
             _pin_quietly(lambda: to_int(split, env, "split", minimum=2))
-        return super()._branches(paths, merge, split, env, full, x, held, stack, line)
+        return super()._branches(paths, merge, split, env, full, x, held, stack, line, **kw)
 
     def make_layer(self, op, a, x, y, name, line, held, inputs=None):
         for field in getattr(op, "structural", ()):

@@ -1,16 +1,20 @@
 """From the layer graph to a real ``torch.nn.Module`` whose submodule names are the graph's
 dotted layer names, so that fvcore's ``by_module()`` and FlopCounterMode attribute every
-aten op to the layer that owns it.
+aten op to the layer that owns it, and a spec that names its layers as another model does
+(``flat`` entries) loads that model's ``state_dict``.
 
-* a :class:`~costmodel.graph.nodes.Seq` becomes a :class:`SeqModule` running its children in order;
-* a :class:`~costmodel.graph.nodes.Parallel` becomes a :class:`ParallelModule` with an optional
-  ``split`` child, one child per path (named by the path name) and the merge child
-  (``add`` or ``concat``), in that order;
-* a :class:`~costmodel.graph.nodes.Layer` becomes ``op.build(attrs, input_shape)``.
+Names and execution are kept apart:
 
-The containers hold no attributes of their own besides their children, so any name the
-spec language accepts is usable unless ``torch.nn.Module`` already defines it (``forward``,
-``training``, ``eval``...): such a name is refused with a SpecError naming the layer.
+* every :class:`~costmodel.graph.nodes.Layer` becomes ``op.build(attrs, input_shape)``, placed
+  at its dotted name in a tree of :class:`Namespace` modules (plain containers, never called);
+* the forward pass runs the graph: a :class:`~costmodel.graph.nodes.Seq` runs its children in
+  order, a :class:`~costmodel.graph.nodes.Parallel` its optional split, each path and its merge.
+
+So the module tree follows the names, whatever the graph's nesting (a flat residual's layers
+sit next to each other, as in torchvision's ``Bottleneck``). The containers hold no attributes
+of their own besides their children, so any name the spec language accepts is usable unless
+``torch.nn.Module`` already defines it (``forward``, ``training``, ``eval``...): such a name is
+refused with a SpecError naming the layer.
 """
 from __future__ import annotations
 
@@ -18,43 +22,22 @@ import torch
 from torch import nn
 
 from costmodel.errors import SpecError
-from costmodel.graph.nodes import Layer, Node, Seq
+from costmodel.graph.nodes import Layer, Node, Seq, iter_layers
 
 
-class SeqModule(nn.Module):
-    """Children in order; an empty sequence is the identity (a residual's shortcut)."""
+class Namespace(nn.Module):
+    """A level of names: holds submodules, computes nothing (the network runs the graph)."""
 
-    def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-
-class ParallelModule(nn.Module):
-    """[split], one child per path, then the merge. The split child, when present, is named
-    ``split`` (the graph forbids that name for a path) and comes first; the merge is last."""
-
-    def forward(self, x):
-        mods = list(self._modules.items())
-        merge = mods[-1][1]
-        if mods[0][0] == "split":
-            parts = mods[0][1](x)
-            paths = [m for _, m in mods[1:-1]]
-            outs = [path(part) for path, part in zip(paths, parts)]
-        else:
-            outs = [m(x) for _, m in mods[:-1]]
-        return merge(*outs)
-
-
-class Network(SeqModule):
-    """The root of a built spec (a sequence). Its class name prefixes FlopCounterMode's
-    module names: ``Network.features.0.dw``."""
+    def forward(self, *args):  # pragma: no cover - never called
+        raise RuntimeError("a costmodel Namespace holds modules and is not called")
 
 
 def _attach(parent: nn.Module, node_name: str, local: str, child: nn.Module) -> None:
     if hasattr(parent, local) and local not in parent._modules:
         raise SpecError(f"the name {local!r} cannot name a torch module (torch.nn.Module already "
                         f"has an attribute {local!r}); rename the layer", layer=node_name)
+    if local in parent._modules:
+        raise SpecError(f"two layers are named {node_name!r}", layer=node_name)
     parent.add_module(local, child)
 
 
@@ -65,30 +48,66 @@ def _layer(layer: Layer) -> nn.Module:
     return module
 
 
-def build_node(node: Node) -> nn.Module:
-    """The module of one node of the graph (recursively)."""
-    if isinstance(node, Layer):
-        return _layer(node)
-    if isinstance(node, Seq):
-        module = SeqModule()
-        for child in node.children:
-            _attach(module, child.name, child.local_name, build_node(child))
-        return module
-    module = ParallelModule()
-    if node.split is not None:
-        _attach(module, node.split.name, "split", _layer(node.split))
-    for pname, path in node.paths:
-        _attach(module, path.name, pname, build_node(path))
-    _attach(module, node.merge.name, node.merge.local_name, _layer(node.merge))
+def _place(root: nn.Module, layer: Layer) -> nn.Module:
+    """Build a layer's module and put it at its dotted name under ``root``."""
+    *levels, local = layer.name.split(".")
+    parent = root
+    for depth, level in enumerate(levels):
+        child = parent._modules.get(level)
+        if child is None:
+            child = Namespace()
+            _attach(parent, ".".join(levels[:depth + 1]), level, child)
+        elif not isinstance(child, Namespace):
+            raise SpecError(f"layer {'.'.join(levels[:depth + 1])!r} is also the name level of "
+                            f"layer {layer.name!r}", layer=layer.name)
+        parent = child
+    module = _layer(layer)
+    _attach(parent, layer.name, local, module)
     return module
+
+
+def _plan(node: Node) -> tuple:
+    """The forward pass of a node as data: ("layer", name), ("seq", steps) or
+    ("parallel", split name or None, paths, merge name)."""
+    if isinstance(node, Layer):
+        return ("layer", node.name)
+    if isinstance(node, Seq):
+        return ("seq", tuple(_plan(c) for c in node.children))
+    return ("parallel", None if node.split is None else node.split.name,
+            tuple(_plan(path) for _, path in node.paths), node.merge.name)
+
+
+class Network(nn.Module):
+    """The root of a built spec. Its class name prefixes FlopCounterMode's module names:
+    ``Network.features.0.dw``. The plan and the name -> module table are plain data (copied
+    along with the modules by ``copy.deepcopy``)."""
+
+    def __init__(self, root: Seq):
+        super().__init__()
+        table = {layer.name: _place(self, layer) for layer in iter_layers(root)}
+        self.__dict__["_costmodel_plan"] = _plan(root)
+        self.__dict__["_costmodel_layers"] = table
+
+    def _run(self, step: tuple, x):
+        kind = step[0]
+        if kind == "layer":
+            return self.__dict__["_costmodel_layers"][step[1]](x)
+        if kind == "seq":
+            for s in step[1]:
+                x = self._run(s, x)
+            return x
+        _, split, paths, merge = step
+        layers = self.__dict__["_costmodel_layers"]
+        parts = layers[split](x) if split is not None else [x] * len(paths)
+        return layers[merge](*[self._run(p, part) for p, part in zip(paths, parts)])
+
+    def forward(self, x):
+        return self._run(self.__dict__["_costmodel_plan"], x)
 
 
 def build(root: Seq) -> Network:
     """The whole network for the graph ``root`` (``Profile.root``), in eval mode."""
-    net = Network()
-    for child in root.children:
-        _attach(net, child.name, child.local_name, build_node(child))
-    return net.eval()
+    return Network(root).eval()
 
 
 def example_input(input_shape: tuple, batch: int = 1) -> torch.Tensor:

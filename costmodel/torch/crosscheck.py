@@ -331,7 +331,8 @@ def verify_profile(p: Profile) -> Verification:
     names = [l.name for l in p.layers]
     modules = dict(model.named_modules())
     split_sizes = {l.name: list(l.attrs["sizes"]) for l in p.layers if l.op == "split"}
-    totals = {name: p.total(name) for name in CONVENTIONS}
+    missing = p.available()      # conventions with no rule for some op here
+    totals = {name: p.total(name) for name in CONVENTIONS if name not in missing}
     error = None
     fc_total, fc_per, shapes, fv_per, fv_total, by_op, unsupported = 0, {}, {}, {}, 0, {}, {}
     y_shape = None
