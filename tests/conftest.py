@@ -46,3 +46,15 @@ def write_spec(tmp_path):
         path.write_text(textwrap.dedent(text).lstrip("\n"))
         return path
     return _write
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module that runs torch (``pytestmark = pytest.mark.usefixtures
+    ("one_torch_thread")``): on a loaded machine torch's thread pool spins and a small forward
+    pass takes seconds instead of milliseconds. Counts do not depend on it."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,4 +1,4 @@
-"""CI guard: the committed reports/baseline.json matches the specs of this repository.
+"""CI guard: the committed costmodel/zoo/baseline.json matches the shipped specs.
 
 Any change to specs/ (or to the counting code) that moves a count, a layer or the set of
 specs and variants fails here until the baseline is regenerated on purpose with
@@ -22,8 +22,8 @@ def test_committed_baseline_is_current(capsys):
               "--format", "json"])
     out = capsys.readouterr()
     assert exc.value.code == 0, (
-        "specs/ no longer match reports/baseline.json; if the change is intended, run "
-        "`costmodel lock` and commit reports/baseline.json.\n" + out.out[-4000:] + out.err)
+        "the zoo no longer matches costmodel/zoo/baseline.json; if the change is intended, run "
+        "`costmodel lock` and commit costmodel/zoo/baseline.json.\n" + out.out[-4000:] + out.err)
     report = json.loads(out.out)
     assert report["status"] == "unchanged" and report["changes"] == []
     # Every spec of the folder and its subfolders is guarded, with at least its default variant.

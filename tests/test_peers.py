@@ -18,15 +18,7 @@ pytest.importorskip("torch")
 peers = pytest.importorskip("costmodel.torch.peers")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded machine torch's thread pool spins and a small forward
-    pass takes seconds instead of milliseconds. Counts do not depend on it."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Specs using an op whose peers' rules are not stated yet (ops.base.PEERS_NOT_STATED, GELU):
 # every peer convention refuses them (NoRule, exit 2); test_specs_without_stated_rules_refuse.

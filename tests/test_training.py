@@ -11,15 +11,7 @@ from costmodel.count.profile import profile
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a loaded machine torch's thread pool spins and a small forward
-    pass takes seconds instead of milliseconds. Counts do not depend on it."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def flop_counter_training(p, batch: int) -> int:

@@ -15,28 +15,13 @@ from costmodel.graph.expand import Expander
 from costmodel.graph.nodes import Layer, Seq, iter_layers
 from costmodel.spec.messages import pydantic_part, validation_error
 from costmodel.spec.extends import resolve_extends
-from costmodel.spec.loader import LineDict, read_spec_file
+from costmodel.spec.loader import read_spec_file
 from costmodel.spec import zoo
+from costmodel.spec.messages import nested_line
 from costmodel.spec.schema import SpecFile
 
 BYTES_PER_ELEMENT = 4  # fp32: the memory figures of totals() (the guarded baseline)
 INT64_BYTES = 8
-
-
-def _nested_line(raw: Any, loc: tuple) -> int | None:
-    """The line of the deepest mapping key or list item named by a pydantic error location."""
-    line = getattr(raw, "line", None)
-    node = raw
-    for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.line_of(part) or line
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            line = getattr(node, "item_lines", [line] * (part + 1))[part]
-            node = node[part]
-        else:
-            break
-    return line
 
 
 class Spec:
@@ -59,7 +44,7 @@ class Spec:
                 loc = tuple(p for p in loc if not pydantic_part(p))
                 raise SpecError(f"{'.'.join(map(str, loc))}: "
                                 f"{err['msg'].removeprefix('Value error, ')}",
-                                file=file, line=_nested_line(raw, loc)) from None
+                                file=file, line=nested_line(raw, loc)) from None
             if len(loc) <= 1:
                 known = list(SpecFile.model_fields)
                 e = validation_error(exc, "the spec header", raw, known)
@@ -69,9 +54,9 @@ class Spec:
             msg = {"extra_forbidden": f"unknown field {where!r}",
                    "missing": f"missing field {where!r}"}.get(
                 err["type"], f"field {where!r}: {err['msg'].lower()} (got {got!r})")
-            raise SpecError(msg, file=file, line=_nested_line(raw, loc)) from None
+            raise SpecError(msg, file=file, line=nested_line(raw, loc)) from None
         if not isinstance(raw.get("layers"), list):
-            raise SpecError("'layers' must be a list", file=file, line=_nested_line(raw, ("layers",)))
+            raise SpecError("'layers' must be a list", file=file, line=nested_line(raw, ("layers",)))
         self.raw = raw
         self.name = self.model.name
         self._prepared: dict = {}     # entries checked once, reused by every profile

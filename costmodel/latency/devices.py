@@ -40,10 +40,11 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
+from costmodel.spec.messages import nested_line
 from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.errors import SpecError
 from costmodel.ops.base import KERNEL_CLASSES
-from costmodel.spec.loader import LineDict, read_spec_file
+from costmodel.spec.loader import read_spec_file
 
 FORMAT = 1
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
@@ -134,18 +135,6 @@ def known() -> list[str]:
     return sorted(p.stem for p in DEVICES_DIR.glob("*.yaml"))
 
 
-def _line(raw: Any, loc: tuple) -> int | None:
-    line = getattr(raw, "line", None)
-    node = raw
-    for part in loc:
-        if isinstance(node, LineDict) and part in node:
-            line = node.line_of(part) or line
-            node = node[part]
-        else:
-            break
-    return line
-
-
 def _message(err: dict) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     etype = err["type"]
@@ -175,16 +164,16 @@ def parse(raw: Any, file: str) -> DeviceProfile:
     if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt > FORMAT:
         raise SpecError(f"device profile format {fmt} is newer than this costmodel reads "
                         f"(format {FORMAT}): upgrade costmodel", file=file,
-                        line=_line(raw, ("format",)))
+                        line=nested_line(raw, ("format",)))
     try:
         prof = DeviceProfile.model_validate(dict(raw))
     except ValidationError as exc:
         errors = exc.errors()
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        raise SpecError(_message(err), file=file, line=_line(raw, err["loc"])) from None
+        raise SpecError(_message(err), file=file, line=nested_line(raw, err["loc"])) from None
     if prof.format != FORMAT:
         raise SpecError(f"device profile format {prof.format} is not readable (this costmodel "
-                        f"reads format {FORMAT})", file=file, line=_line(raw, ("format",)))
+                        f"reads format {FORMAT})", file=file, line=nested_line(raw, ("format",)))
     prof._file = file
     return prof
 

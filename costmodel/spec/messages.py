@@ -67,3 +67,19 @@ def validation_error(exc: ValidationError, what: str, raw: Any, known: list[str]
     else:
         msg = f"{what}: field {'.'.join(loc)!r}: {err['msg'].lower()} (got {got!r})"
     return SpecError(msg, line=line)
+
+
+def nested_line(raw: Any, loc: tuple) -> int | None:
+    """The line of the deepest mapping key or list item named by a pydantic error location."""
+    line = getattr(raw, "line", None)
+    node = raw
+    for part in loc:
+        if isinstance(node, LineDict) and part in node:
+            line = node.line_of(part) or line
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            line = getattr(node, "item_lines", [line] * (part + 1))[part]
+            node = node[part]
+        else:
+            break
+    return line
