@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import typer
 
+from costmodel.count.dtypes import DTYPE_BYTES
+
 from costmodel.errors import SpecError
 
 app = typer.Typer(
@@ -50,6 +52,16 @@ class Format(str, enum.Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+
+
+class By(str, enum.Enum):
+    """One row per layer, or per layer type (MobileNet's Table 2)."""
+    layer = "layer"
+    type = "type"
+
+
+# --dtype choices: the dtypes memory figures and traffic are computed at (one list, in dtypes.py)
+Dtype = enum.Enum("Dtype", {name: name for name in DTYPE_BYTES}, type=str)
 
 
 SET_HELP = "Override a setting declared by the spec, e.g. --set width=0.5 --set resolution=160."

@@ -5,7 +5,6 @@ needs matplotlib (the `plots` extra)."""
 from __future__ import annotations
 
 import csv
-import enum
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,19 +15,7 @@ from costmodel.output.text import markup
 from costmodel.count.profile import Spec
 from costmodel.spec.settings import parse_assignments
 
-from costmodel.cli.app import Format, app, console, emit, print_json, set_option
-
-
-class Dtype(str, enum.Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-    int8 = "int8"
-
-
-class By(str, enum.Enum):
-    layer = "layer"
-    type = "type"
+from costmodel.cli.app import By, Dtype, Format, app, console, emit, print_json, set_option
 
 
 SPEC_ARG = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo).")
@@ -114,7 +101,6 @@ def calibrate(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from costmodel.latency import calibrate as cal
-    from costmodel.latency import report
     from costmodel.output.atomic import ensure_dir, write_atomic
     from costmodel.output.tabular import Column, Tabular
 

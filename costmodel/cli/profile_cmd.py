@@ -1,7 +1,6 @@
 """`costmodel profile`: the analytic profile of a spec (no torch, no fvcore)."""
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
 from typing import Optional
@@ -10,23 +9,11 @@ import typer
 
 from costmodel.output.text import fmt_int, markup
 from costmodel.count import conventions
-from costmodel.count.profile import Spec
 from costmodel.count.report import layer_rows, layer_table, type_table
 from costmodel.spec.settings import parse_assignments
 
-from costmodel.cli.app import Format, app, console, convention_option, emit, print_json, set_option
-
-
-class By(str, enum.Enum):
-    layer = "layer"
-    type = "type"
-
-
-class Dtype(str, enum.Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-    int8 = "int8"
+from costmodel.cli.app import (By, Dtype, Format, app, console, convention_option, emit,
+                               print_json, set_option)
 
 
 @app.command(rich_help_panel="profile", epilog="Examples:\n\n"

@@ -106,27 +106,25 @@ def run_thop(model, shape) -> PeerCount:
 
 
 # -- ptflops -------------------------------------------------------------------------------------
-def run_ptflops(model, shape) -> PeerCount:
-    """ptflops' default (pytorch) backend: module hooks plus patched functionals."""
+def _run_ptflops(model, shape, backend: str, convention: str) -> PeerCount:
     ptflops = _need("ptflops", "ptflops")
     with _silent():
         macs, _params = ptflops.get_model_complexity_info(
             model, tuple(shape[1:]), as_strings=False, print_per_layer_stat=False,
-            backend="pytorch", input_constructor=_constructor(shape))
+            backend=backend, input_constructor=_constructor(shape))
     if macs is None:
-        raise RuntimeError("ptflops failed on the built module")
-    return PeerCount("ptflops", int(macs))
+        raise RuntimeError(f"ptflops ({backend} backend) failed on the built module")
+    return PeerCount(convention, int(macs))
+
+
+def run_ptflops(model, shape) -> PeerCount:
+    """ptflops' default (pytorch) backend: module hooks plus patched functionals."""
+    return _run_ptflops(model, shape, "pytorch", "ptflops")
 
 
 def run_ptflops_aten(model, shape) -> PeerCount:
-    ptflops = _need("ptflops", "ptflops")
-    with _silent():
-        macs, _params = ptflops.get_model_complexity_info(
-            model, tuple(shape[1:]), as_strings=False, print_per_layer_stat=False,
-            backend="aten", input_constructor=_constructor(shape))
-    if macs is None:
-        raise RuntimeError("ptflops (aten) failed on the built module")
-    return PeerCount("ptflops-aten", int(macs))
+    """ptflops' aten backend: conv and matmul aten ops only."""
+    return _run_ptflops(model, shape, "aten", "ptflops-aten")
 
 
 def _constructor(shape):
