@@ -58,7 +58,10 @@ def divisors(n: int) -> list[int]:
 def spatial(layers: list, shape: list[int]) -> tuple[int, ...]:
     """The output shape of a partial spec, from the analytic path (only used to keep the
     generated specs valid: a wrong formula makes torch fail or disagree below)."""
-    spec = {"name": "partial", "input": shape, "blocks": BLOCKS, "layers": layers}
+    # a trailing shape-preserving layer: a prefix of repeats of 0 or skipped entries alone
+    # would expand to no layers, which is an error (issue 11)
+    spec = {"name": "partial", "input": shape, "blocks": BLOCKS,
+            "layers": [*layers, {"op": "relu", "name": "shape_probe"}]}
     return costmodel.profile(spec).output_shape
 
 
