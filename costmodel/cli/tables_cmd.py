@@ -44,10 +44,61 @@ def _missing_option():
                         "exist (yet) with a blank computed cell instead of failing.")
 
 
+def _device_option():
+    return typer.Option(None, "--device", "-d", metavar="NAME|FILE",
+                        help="Device profile of the speed tables' PREDICTED column: a shipped "
+                        "name (costmodel/latency/devices/) or a file from `costmodel calibrate` "
+                        "(default: the first shipped profile).")
+
+
+def _measure_option():
+    return typer.Option(False, "--measure", help="Also MEASURE every model of the speed tables "
+                        "on this machine (torch eager, fp32, batch 1; needs the torch extra) and "
+                        "show it beside the paper's and the predicted speed. Machine-dependent.")
+
+
+def _measurements_option():
+    return typer.Option(None, "--measurements", metavar="FILE", help="Take the measured column "
+                        "from a measurement file (JSON, as `costmodel tables --measure` writes "
+                        "it) instead of measuring now.")
+
+
+def _threads_option():
+    return typer.Option(1, "--threads", min=1, max=4096, help="Intra-op threads while measuring.")
+
+
+def _repeat_option():
+    return typer.Option(10, "--repeat", min=1, max=10_000,
+                        help="Timed runs per model while measuring (the median is shown).")
+
+
+def _speed_context(device, measure: bool, measurements_file, threads: int, repeat: int,
+                   tables: list, resolver):
+    """The device profile of the predicted column and, when asked, this machine's
+    measurements (from a file, or measured now for what ``tables`` need)."""
+    from costmodel.latency import devices
+    from costmodel.papers import measured
+    from costmodel.papers.speed import SpeedContext
+    dev = devices.resolve(device if device else devices.default_name())
+    if measure and measurements_file:
+        raise SpecError("give --measure or --measurements FILE, not both")
+    m = None
+    if measurements_file:
+        m = measured.load(measurements_file).resolve(resolver)
+    elif measure:
+        registry.check_specs(tables, resolver)
+        m = measured.measure(measured.needed(tables, resolver) + paper_reports.plot_configs(
+            tables, resolver), threads=threads, repeat=repeat)
+    return SpeedContext(dev, m)
+
+
 @app.command("table", rich_help_panel="papers", epilog="Examples:\n\n"
              "  costmodel table --list\n\n"
              "  costmodel table mobilenet_v1-table6\n\n"
-             "  costmodel table shufflenet_v1-table5 --format markdown")
+             "  costmodel table shufflenet_v1-table5 --format markdown\n\n"
+             "  costmodel table shufflenet_v1-table8                  # paper ms, mult-adds, predicted\n\n"
+             "  costmodel table shufflenet_v1-table8 --measure        # ... and measured here\n\n"
+             "  costmodel table shufflenet_v2-guidelines --device my_cpu.yaml")
 def table(
     name: Optional[str] = typer.Argument(None, help="Table name, e.g. mobilenet_v1-table6 "
                                          "(see --list)."),
@@ -56,11 +107,22 @@ def table(
     registry_dir: Optional[Path] = _registry_option(),
     specs_dir: Optional[Path] = _specs_option(),
     allow_missing: bool = _missing_option(),
+    device: Optional[str] = _device_option(),
+    measure: bool = _measure_option(),
+    measurements: Optional[Path] = _measurements_option(),
+    threads: int = _threads_option(),
+    repeat: int = _repeat_option(),
 ) -> None:
     """One paper table: reported accuracy and cost, computed cost, difference, footnotes.
 
     Accuracy is cited from the paper (never measured); computed mult-adds are conv + linear
     multiply-accumulates, bias excluded; the header says how parameters are counted.
+
+    Speed tables (ShuffleNet v1/v2 Table 8, MobileNet v2 Table 4, MobileNet v3 Table 3, the
+    ShuffleNet v2 guideline experiments) show the paper's device speed, the computed
+    mult-adds, the PREDICTED latency on a device profile (--device) and, with --measure, the
+    latency MEASURED on this machine; they end with Spearman rank correlations and the
+    paper's speed-up claims recomputed as ratios.
     """
     reg = registry.load(registry_dir)
     if list_:
@@ -75,7 +137,11 @@ def table(
     if not name:
         raise SpecError("give a table name; known tables: " + ", ".join(reg.tables))
     t = reg.get(name)
-    built = paper_tables.build(t, registry.Resolver(specs_dir, allow_missing))
+    resolver = registry.Resolver(specs_dir, allow_missing)
+    ctx = None
+    if t.kind in paper_tables.SPEED_KINDS:
+        ctx = _speed_context(device, measure, measurements, threads, repeat, [t], resolver)
+    built = paper_tables.build(t, resolver, ctx)
     if fmt == TableFormat.json:
         print_json(built.to_json())
     elif fmt == TableFormat.csv:
@@ -84,23 +150,37 @@ def table(
         emit(built.display, fmt.value)
 
 
-@app.command("tables", rich_help_panel="papers", epilog="Example:\n\n  costmodel tables --out reports/")
+@app.command("tables", rich_help_panel="papers", epilog="Examples:\n\n  costmodel tables --out reports/\n\n"
+             "  costmodel tables --out reports/ --measure     # adds *.measured.* files, this machine")
 def tables(
     out: Path = typer.Option(..., "--out", "-o", metavar="DIR",
                              help="Folder to write the reports into (created if needed)."),
     registry_dir: Optional[Path] = _registry_option(),
     specs_dir: Optional[Path] = _specs_option(),
     allow_missing: bool = _missing_option(),
+    device: Optional[str] = _device_option(),
+    measure: bool = _measure_option(),
+    measurements: Optional[Path] = _measurements_option(),
+    threads: int = _threads_option(),
+    repeat: int = _repeat_option(),
 ) -> None:
     """Regenerate every paper table (Markdown + CSV) and the plots (PNG + SVG) into DIR.
 
     Everything is rendered before anything is written, and each file is replaced atomically:
     a bad registry row or an unwritable folder leaves the existing reports as they were.
+
+    The files are machine-independent (the predicted latency comes from a device profile,
+    named in each table). With --measure (or --measurements FILE), the speed tables and the
+    accuracy-vs-latency plot are also written with this machine's measured latency, as
+    separate `*.measured.*` files that name the machine and the torch version, with the
+    measurements themselves in `measurements.measured.json`.
     """
     extras.need("plots", "costmodel tables (its plots)")
     reg = registry.load(registry_dir)
     resolver = registry.Resolver(specs_dir, allow_missing)
-    files = paper_reports.render(reg, resolver)
+    ctx = _speed_context(device, measure, measurements, threads, repeat,
+                         list(reg.tables.values()), resolver)
+    files = paper_reports.render(reg, resolver, ctx)
     written = paper_reports.write(files, out)
     c = console(stderr=True)
     c.print(f"wrote {len(written)} files to {markup(out)} ({len(reg.tables)} tables, "

@@ -2,9 +2,11 @@
 
 * :func:`accuracy_vs_mult_adds`: reported ImageNet top-1 against computed mult-adds (log x),
   one colour and marker per family, points labelled, the Pareto front drawn.
+* :func:`accuracy_vs_latency`: reported top-1 against latency (log x): PREDICTED on a named
+  device profile, or MEASURED on this machine (its own file), with the Pareto front.
 * :func:`mobilenet_grid`: MobileNet v1's width x resolution grid, as the paper's Figures 4
   (accuracy vs mult-adds) and 5 (accuracy vs parameters), plus the computed cost of all 16
-  grid points.
+  grid points and a latency panel (accuracy vs predicted latency).
 
 Each returns ``{file name: bytes}`` for PNG and SVG. The output is deterministic: a fixed SVG
 hash salt, SVG text kept as text, no date or software version in the metadata.
@@ -250,17 +252,87 @@ def accuracy_vs_mult_adds(points: list[Point], stem: str = "accuracy_vs_mult_add
         return _save(fig, stem)
 
 
+def latency_front(items: list[tuple[Point, float]]) -> list[tuple[Point, float]]:
+    """The (point, ms) pairs no other beats on both lower latency and higher accuracy."""
+    front: list[tuple[Point, float]] = []
+    best = float("-inf")
+    for p, ms in sorted(items, key=lambda it: (it[1], -it[0].top1)):
+        if p.top1 > best:
+            front.append((p, ms))
+            best = p.top1
+    return front
+
+
+def accuracy_vs_latency(items: list[tuple[Point, float]], label: str,
+                        stem: str = "accuracy_vs_latency", measured: bool = False) -> dict[str, bytes]:
+    """Reported top-1 against latency in ms (log x), one colour and marker per family, the
+    Pareto front drawn. ``label`` names where the latency comes from (the device profile, or
+    the machine); ``measured`` only changes the words: PREDICTED or MEASURED."""
+    import matplotlib
+    word = "MEASURED" if measured else "PREDICTED"
+    with matplotlib.rc_context(RC):
+        fig = _figure(14, 7.5)
+        ax = fig.add_subplot(1, 1, 1)
+        families = sorted({p.family for p, _ in items},
+                          key=lambda f: ([x[0] for x in FAMILIES] + [f]).index(f))
+        for fam in families:
+            name, marker, colour = _style(fam)
+            for ok in (True, False):
+                ps = [(p, ms) for p, ms in items if p.family == fam and p.reproduced is ok]
+                if ps:
+                    ax.scatter([ms for _, ms in ps], [p.top1 for p, _ in ps], marker=marker,
+                               s=70 if marker == "*" else 40,
+                               facecolors=colour if ok else "none",
+                               edgecolors="black" if ok else colour,
+                               linewidths=0.5 if ok else 1.3, label=name if ok else None, zorder=3)
+        front = latency_front([(p, ms) for p, ms in items if p.reproduced])
+        if front:
+            ax.step([ms for _, ms in front], [p.top1 for p, _ in front], where="post",
+                    color="0.35", linestyle="--", linewidth=1.2, zorder=2,
+                    label=f"Pareto front (lower {word.lower()} latency, higher top-1)")
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+        xs = [ms for _, ms in items] or [1.0]
+        ys = [p.top1 for p, _ in items] or [50.0]
+        ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+        ax.set_ylim(min(ys) - 2.5, max(ys) + 2.5)
+        ax.set_xlabel(f"Latency (ms, {word}, batch 1; log scale)")
+        ax.set_ylabel("ImageNet top-1 accuracy (%, as reported by the papers)")
+        ax.set_title(f"Reported ImageNet top-1 vs. {word} latency: {label}", loc="left",
+                     fontsize=10)
+        ax.grid(True, which="both", linewidth=0.4, alpha=0.5)
+        handles, labels = ax.get_legend_handles_labels()
+        if any(not p.reproduced for p, _ in items):
+            from matplotlib.lines import Line2D
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7,
+                                  markerfacecolor="none", markeredgecolor="0.3"))
+            labels.append("hollow, [n]: the computed cost misses\nthe printed one (footnote n of\n"
+                          "its table); left out of the front")
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+                  framealpha=0.9, borderaxespad=0.0)
+        fig.tight_layout()
+        place_labels(fig, ax, [(ms, p.top1) for p, ms in items], [p.text for p, _ in items])
+        return _save(fig, stem)
+
+
 def mobilenet_grid(costs: dict[tuple[float, int], tuple[int, int]],
                    top1: dict[tuple[float, int], float],
                    widths: list[float], resolutions: list[int],
-                   stem: str = "mobilenet_v1_grid") -> dict[str, bytes]:
+                   stem: str = "mobilenet_v1_grid", latency: dict | None = None,
+                   latency_label: str = "") -> dict[str, bytes]:
     """``costs[(width, resolution)] = (mult_adds, weights)`` for all grid points; ``top1``
-    only where a paper table reports it."""
+    only where a paper table reports it; ``latency[(width, resolution)]``: PREDICTED ms on the
+    device profile ``latency_label`` (the fourth panel; left out when empty)."""
     import matplotlib
     import numpy as np
     with matplotlib.rc_context(RC):
-        fig = _figure(16, 5.4)
-        ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 0.95]})
+        if latency:
+            fig = _figure(21, 5.4)
+            ax1, ax2, ax3, ax4 = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1.15, 1.0, 0.95, 1.1]})
+        else:
+            fig = _figure(16, 5.4)
+            ax1, ax2, ax3 = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.15, 1.0, 0.95]})
+            ax4 = None
         cmap = matplotlib.colormaps["tab10"]
         markers = ["o", "s", "^", "D", "v", "P"]
         for i, w in enumerate(widths):
@@ -314,6 +386,24 @@ def mobilenet_grid(costs: dict[tuple[float, int], tuple[int, int]],
         ax3.set_xlabel("Input resolution (pixels)")
         ax3.set_ylabel("Width multiplier")
         ax3.set_title("Computed mult-adds, all 16 models\n(with the reported top-1 where known)")
+        if ax4 is not None:
+            for i, w in enumerate(widths):
+                pts = [(latency[(w, r)], top1[(w, r)], r) for r in resolutions
+                       if (w, r) in top1 and (w, r) in latency]
+                if len(pts) > 1:
+                    ax4.plot([x for x, _, _ in pts], [a for _, a, _ in pts], color=cmap(i),
+                             linewidth=1, zorder=2)
+                for x, a, r in pts:
+                    ax4.scatter([x], [a], color=cmap(i), edgecolors="black", linewidths=0.5,
+                                marker=markers[resolutions.index(r) % len(markers)], s=45, zorder=3)
+                    ax4.annotate(f"{w}-{r}", (x, a), xytext=(4, -9), textcoords="offset points",
+                                 fontsize=7)
+            ax4.set_xscale("log")
+            _plain_log_axis(ax4.xaxis)
+            ax4.set_xlabel("Latency (ms, PREDICTED, batch 1; log scale)")
+            ax4.set_ylabel("ImageNet top-1 accuracy (%, reported)")
+            ax4.set_title("Accuracy vs. PREDICTED latency\n" + latency_label, fontsize=9)
+            ax4.grid(True, which="both", linewidth=0.4, alpha=0.5)
         fig.suptitle("MobileNet v1: width x resolution (paper Figures 4 and 5)", fontsize=12)
         fig.tight_layout()
         return _save(fig, stem)

@@ -24,8 +24,27 @@ shown as a footnote wherever the gap exceeds the printed rounding.
 
 Table kinds: ``results`` (the default: accuracy and cost per model), ``layers`` (a paper's
 per-layer body table, matched one to one against the spec's conv, pool and linear layers),
-``types`` (cost shares per layer type, MobileNet's Table 2) and ``stages`` (a body table whose
-rows group the spec's layers, selected by name patterns, MobileNet v2's Table 2).
+``types`` (cost shares per layer type, MobileNet's Table 2), ``stages`` (a body table whose
+rows group the spec's layers, selected by name patterns, MobileNet v2's Table 2), ``speed``
+(the paper's device timings per model, beside mult-adds, predicted and measured latency) and
+``guidelines`` (ShuffleNet V2's Tables 1-4: groups of rows of one benchmark spec, each row's
+speed as a ratio to its group's first row).
+
+Speed fields. A ``speed`` or ``guidelines`` table declares its printed speed columns once,
+each with the device, the unit, the batch and where the numbers come from::
+
+    speeds:
+      - {key: arm224, device: "Qualcomm Snapdragon 820, 1 thread", unit: ms, batch: 1,
+         input: 224x224, source: "..."}
+    rows:
+      - {model: "ShuffleNet 0.5x (g=3)", spec: shufflenet_v1, settings: {...},
+         speed: {arm224: 15.2}}
+
+``unit`` is one of ``ms``, ``s`` (latencies: smaller is faster), ``images/s`` or
+``batches/s`` (throughputs: larger is faster); ``batch`` is null when the paper does not
+state it; ``source`` is required. ``claims`` restate a speed-up the paper makes in its text
+("ShuffleNet 0.5x is about 13x faster than AlexNet"): ``{text, column, faster, slower}``,
+``faster``/``slower`` naming rows by model; the table recomputes it as ratios.
 
 Every row remembers its file and line: a row naming a missing spec or a setting the spec does
 not declare is a :class:`SpecError` located there.
@@ -36,7 +55,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError
 
@@ -126,13 +145,74 @@ class StageRow(_Strict):
     note: Optional[str] = None
 
 
+SPEED_UNITS = {"ms": ("latency", 1e-3), "s": ("latency", 1.0), "images/s": ("rate", 1.0),
+               "batches/s": ("rate", 1.0)}
+Key = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SpeedColumn(_Strict):
+    """One printed speed column: the device, unit and batch it was measured at, and where the
+    numbers come from (required)."""
+    key: Key
+    device: Text
+    unit: Literal["ms", "s", "images/s", "batches/s"]
+    batch: Optional[StrictInt] = Field(None, ge=1, le=65536,
+                                       description="null: the paper does not state it")
+    input: Optional[str] = None
+    label: Optional[str] = None
+    compare: StrictBool = Field(True, description=(
+        "false: printed for reference only, no rank correlation (e.g. an input size the "
+        "specs cannot express)"))
+    source: Text
+
+
+class SpeedRow(_Strict):
+    """One model of a speed table: what the paper printed, and the spec that computes it."""
+    model: str
+    spec: Optional[str] = Field(..., description="spec name, or null: no spec")
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+    speed: dict[str, Number] = Field(default_factory=dict)
+    mult_adds: Optional[Number] = None
+    top1: Optional[Number] = None
+    err: Optional[Number] = None
+    note: Optional[str] = None
+
+
+class GuideRow(_Strict):
+    """One row of a guideline experiment: the paper's label, the spec's settings, its speeds.
+    ``computed: false`` keeps a printed row the spec cannot build (its ``note`` says why)."""
+    label: str
+    settings: dict[str, Scalar] = Field(default_factory=dict)
+    speed: dict[str, Number] = Field(default_factory=dict)
+    computed: StrictBool = True
+    note: Optional[str] = None
+
+
+class GuideGroup(_Strict):
+    """Rows of one guideline experiment compared with each other (ratios to the first)."""
+    experiment: str
+    title: str
+    spec: str
+    rows: list[GuideRow] = Field(..., min_length=1)
+
+
+class Claim(_Strict):
+    """A speed-up the paper states, recomputed as ratios: paper, measured, predicted."""
+    text: Text
+    column: Key
+    faster: str
+    slower: str
+
+
 ROW_MODELS: dict[str, type[BaseModel]] = {
-    "results": ResultRow, "layers": LayerRow, "types": TypeRow, "stages": StageRow}
+    "results": ResultRow, "layers": LayerRow, "types": TypeRow, "stages": StageRow,
+    "speed": SpeedRow, "guidelines": GuideGroup}
 
 
 class TableDef(_Strict):
     title: str
-    kind: Literal["results", "layers", "types", "stages"] = "results"
+    kind: Literal["results", "layers", "types", "stages", "speed", "guidelines"] = "results"
     source: str
     spec: Optional[str] = None                      # layers / types / stages: the one spec
     settings: dict[str, Scalar] = Field(default_factory=dict)
@@ -140,6 +220,8 @@ class TableDef(_Strict):
     mult_adds: CostColumn = Field(default_factory=lambda: CostColumn(label="Mult-Adds"))
     params: CostColumn = Field(default_factory=lambda: CostColumn(label="Params"))
     notes: list[str] = Field(default_factory=list)
+    speeds: list[SpeedColumn] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)
     rows: list[Any]
 
 
@@ -178,9 +260,12 @@ class Table:
     def specs(self) -> list[tuple[str, dict, str, int | None, str]]:
         """(spec, settings, file, line, what) for every profile the table needs."""
         d = self.definition
-        if d.kind == "results":
+        if d.kind in ("results", "speed"):
             return [(r.data.spec, r.data.settings, r.file, r.line, f"row {r.data.model!r}")
                     for r in self.rows if r.data.spec is not None]
+        if d.kind == "guidelines":
+            return [(r.data.spec, g.settings, r.file, r.line, f"{r.data.experiment} row {g.label!r}")
+                    for r in self.rows for g in r.data.rows if g.computed]
         return [(d.spec, d.settings, self.file, self.line, f"table {self.id!r}")]
 
 
@@ -249,7 +334,7 @@ def load_file(path: "str | os.PathLike") -> list[Table]:
     for key, traw in tables_raw.items():
         tline = tables_raw.line_of(key) if isinstance(tables_raw, LineDict) else None
         tdef = _validate(TableDef, traw, file, tline, f"table {key!r}")
-        if tdef.kind != "results" and not tdef.spec:
+        if tdef.kind in ("layers", "types", "stages") and not tdef.spec:
             raise SpecError(f"table {key!r}: a {tdef.kind!r} table needs 'spec'", file=file,
                             line=tline)
         row_model = ROW_MODELS[tdef.kind]
@@ -261,9 +346,52 @@ def load_file(path: "str | os.PathLike") -> list[Table]:
             if tdef.kind == "layers" and isinstance(r, dict) and "rows" in r:
                 model = LayerGroup
             rows.append(Row(_validate(model, r, file, ln, f"table {key!r}, row {i + 1}"), file, ln))
+        _check_speeds(key, tdef, traw, rows, file, tline)
         tables.append(Table(f"{paper.paper}-{key}", paper.paper, paper.citation, tdef, rows,
                             file, tline))
     return tables
+
+
+def _check_speeds(key: str, tdef: TableDef, traw: Any, rows: list[Row], file: str,
+                  tline: int | None) -> None:
+    """Speed columns are declared once per table; every row's speed names a declared column,
+    every claim a declared column and two rows of the table."""
+    speedy = tdef.kind in ("speed", "guidelines")
+    if not speedy:
+        if tdef.speeds or tdef.claims:
+            raise SpecError(f"table {key!r}: 'speeds' and 'claims' belong to a 'speed' or "
+                            f"'guidelines' table, not a {tdef.kind!r} one", file=file,
+                            line=_line(traw, ("speeds",), tline))
+        return
+    if not tdef.speeds:
+        raise SpecError(f"table {key!r}: a {tdef.kind!r} table needs 'speeds' (the printed speed "
+                        "columns: key, device, unit, batch, source)", file=file, line=tline)
+    keys = [c.key for c in tdef.speeds]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise SpecError(f"table {key!r}: speed column {twice[0]!r} is declared twice", file=file,
+                        line=_line(traw, ("speeds",), tline))
+    for row, raw in zip(rows, traw["rows"]):
+        if tdef.kind == "guidelines":
+            entries = row.data.rows
+            lines = getattr(raw.get("rows"), "item_lines", None) or [row.line] * len(entries)
+        else:
+            entries, lines = [row.data], [row.line]
+        for entry, line in zip(entries, lines):
+            for k in entry.speed:
+                if k not in keys:
+                    raise SpecError(f"table {key!r}: speed {k!r} is not a declared speed column "
+                                    f"(declared: {', '.join(keys)})", file=file, line=line)
+    models = [r.data.model for r in rows] if tdef.kind == "speed" else []
+    for i, claim in enumerate(tdef.claims):
+        line = _line(traw, ("claims", i), tline)
+        if claim.column not in keys:
+            raise SpecError(f"table {key!r}: claim {claim.text!r} names speed column "
+                            f"{claim.column!r}; declared: {', '.join(keys)}", file=file, line=line)
+        for m in (claim.faster, claim.slower):
+            if m not in models:
+                raise SpecError(f"table {key!r}: claim {claim.text!r} names model {m!r}, which is "
+                                "no row of the table", file=file, line=line)
 
 
 def load(directory: "str | os.PathLike | None" = None) -> Registry:

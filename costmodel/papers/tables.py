@@ -94,6 +94,7 @@ class PaperTable:
     display: Tabular
     records: list[dict] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)      # speed tables: device, machine, correlations
 
     def to_markdown(self) -> str:
         return self.display.to_markdown()
@@ -109,8 +110,13 @@ class PaperTable:
         return buf.getvalue()
 
     def to_json(self) -> dict:
-        return {"table": self.id, "title": self.title, "kind": self.kind,
+        return {"table": self.id, "title": self.title, "kind": self.kind, **self.extra,
                 "rows": self.records, "notes": self.display.notes}
+
+    @property
+    def measured(self) -> bool:
+        """Whether the table holds measured (machine-dependent) columns."""
+        return bool(self.extra.get("machine"))
 
 
 def _csv_value(v: Any) -> Any:
@@ -497,14 +503,26 @@ def _stages(t: Table, resolver: Resolver) -> PaperTable:
 BUILDERS = {"results": _results, "layers": _layers, "types": _types, "stages": _stages}
 
 
-def build(table: Table, resolver: Resolver | None = None) -> PaperTable:
-    """Assemble one paper table (resolving its specs: errors at the registry row)."""
+SPEED_KINDS = ("speed", "guidelines")
+
+
+def build(table: Table, resolver: Resolver | None = None, speed=None) -> PaperTable:
+    """Assemble one paper table (resolving its specs: errors at the registry row). ``speed``
+    (a :class:`costmodel.papers.speed.SpeedContext`: the device profile of the predicted
+    column, and measurements when there are any) matters to the speed tables only."""
+    if table.kind in SPEED_KINDS:
+        from costmodel.papers import speed as speed_tables
+        ctx = speed or speed_tables.SpeedContext.default()
+        return speed_tables.BUILDERS[table.kind](table, resolver or Resolver(), ctx)
     return BUILDERS[table.kind](table, resolver or Resolver())
 
 
-def build_all(registry: Registry, resolver: Resolver | None = None) -> list[PaperTable]:
+def build_all(registry: Registry, resolver: Resolver | None = None, speed=None) -> list[PaperTable]:
     """Every table; all specs are checked first, so a bad row fails before any output."""
     resolver = resolver or Resolver()
     tables = list(registry.tables.values())
     check_specs(tables, resolver)
-    return [build(t, resolver) for t in tables]
+    if speed is None and any(t.kind in SPEED_KINDS for t in tables):
+        from costmodel.papers import speed as speed_tables
+        speed = speed_tables.SpeedContext.default()
+    return [build(t, resolver, speed) for t in tables]
