@@ -1,12 +1,12 @@
-"""ShuffleNet V2's guideline experiments (Section 2, Tables 1 and 2) on this machine: for each
-variant of the guideline specs (costmodel/zoo/shufflenet_v2_guidelines/), the mult-adds, the
-MEASURED speed (torch eager, CPU, fp32, batch 1, --threads) and the PREDICTED one (the shipped
-or given device profile), in images per second, with each speed's ratio to the first variant.
+"""ShuffleNet V2's guideline experiments (Section 2, Tables 1-4) on this machine: every row of
+the registry's `shufflenet_v2-guidelines` table (the specs in
+costmodel/zoo/shufflenet_v2_guidelines/), with the paper's GPU and ARM speeds as printed (cited
+in the table's notes), the MEASURED speed here (torch eager, CPU, fp32, batch 1, --threads) and
+the PREDICTED one (the shipped or given device profile), each as a ratio to its experiment's
+first row. The same table as `costmodel table shufflenet_v2-guidelines --measure`; this script
+only adds a summary of how often each column agrees with the paper's direction.
 
-The paper's own GPU and ARM speeds are not printed here: the paper's text is not among this
-repository's sources, so they are not transcribed (see the issue's closing note).
-
-    python benchmarks/bench_guidelines.py [--threads 1] [--device epyc-1t] [--budget 1.0]
+    python benchmarks/bench_guidelines.py [--threads 1] [--device epyc-1t] [--repeat 10]
 """
 from __future__ import annotations
 
@@ -19,45 +19,42 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from costmodel.count.profile import Spec  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
-from costmodel.latency.bench import measure  # noqa: E402
-from costmodel.latency.predict import predict  # noqa: E402
-from costmodel.output.tabular import Column, Tabular  # noqa: E402
+from costmodel.papers import measured, registry  # noqa: E402
+from costmodel.papers import tables as paper_tables  # noqa: E402
+from costmodel.papers.speed import SpeedContext  # noqa: E402
 
-FOLDER = ROOT / "costmodel" / "zoo" / "shufflenet_v2_guidelines"
+TABLE = "shufflenet_v2-guidelines"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default=None)
-    ap.add_argument("--budget", type=float, default=1.0, help="seconds of timed passes per variant")
+    ap.add_argument("--repeat", type=int, default=10, help="timed runs per row (median)")
     args = ap.parse_args()
     dev = devices.resolve(args.device or devices.default_name())
-    con = Console(width=160)
-    for path in sorted(FOLDER.glob("*.yaml")):
-        spec = Spec.load(path)
-        variants = [dict(v) for v in spec.model.variants] if isinstance(spec.model.variants, list) else []
-        t = Tabular(title=f"{spec.name}: {spec.model.citation.split(':')[-1].strip()} — MEASURED "
-                          f"({args.threads} thread(s), fp32, batch 1) and PREDICTED ({dev.name})",
-                    columns=[Column("Settings", "left"), Column("Mult-adds (M)"),
-                             Column("Measured (img/s)"), Column("ratio"),
-                             Column("Predicted (img/s)"), Column("ratio")])
-        first = None
-        for v in variants:
-            p = spec.profile(**v)
-            one = measure(p, args.threads, 1, 1, per_layer=False).totals["time_s"]
-            m = measure(p, args.threads, max(3, min(50, int(args.budget / max(one, 1e-4)))), 1,
-                        per_layer=False).totals["min_s"]
-            pr = predict(p, dev).time_s
-            if first is None:
-                first = (m, pr)
-            t.add([", ".join(f"{k}={x}" for k, x in v.items()), f"{p.mult_adds / 1e6:,.1f}",
-                   f"{1 / m:,.1f}", f"{first[0] / m:.2f}", f"{1 / pr:,.1f}", f"{first[1] / pr:.2f}"])
-        t.notes = ["Measured: the fastest of the timed passes (other processes only add time). "
-                   "ratio: speed relative to the first row."]
-        con.print(t.to_rich())
+    t = registry.load().get(TABLE)
+    resolver = registry.Resolver()
+    m = measured.measure(measured.needed([t], resolver), threads=args.threads, repeat=args.repeat)
+    built = paper_tables.build(t, resolver, SpeedContext(dev, m))
+    con = Console(width=220)
+    con.print(built.display.to_rich(220))
+    # does each column slow down where the paper's does? (rows after the first of a group)
+    agree = {"predicted": [0, 0], "measured": [0, 0]}
+    for r in built.records:
+        paper = [r.get(f"{k}_ratio") for k in ("gpu", "arm") if r.get(f"{k}_ratio") is not None]
+        if not paper or paper[0] == 1.0:
+            continue
+        for what in agree:
+            ours = r.get(f"{what}_ratio")
+            if ours is None:
+                continue
+            agree[what][1] += 1
+            agree[what][0] += (ours < 1.0) == (paper[0] < 1.0)
+    for what, (ok, n) in agree.items():
+        con.print(f"{what}: slower/faster than the experiment's first row as the paper's first "
+                  f"speed column says in {ok} of {n} rows")
 
 
 if __name__ == "__main__":

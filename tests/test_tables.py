@@ -341,10 +341,12 @@ def test_committed_reports_are_up_to_date(cli, tmp_path):
     r = cli("tables", "--out", out)
     assert r.code == 0, r.err
     new = sorted(p.name for p in out.iterdir())
-    # (reports/ also holds other commands' files, e.g. baseline.json: only ours are compared)
+    # (reports/ also holds other commands' files, e.g. baseline.json: only ours are compared;
+    # measured reports, `*.measured.*`, depend on the machine: only their machine-independent
+    # columns are compared, below)
     ours = {".md", ".csv", ".png", ".svg"}
-    committed = sorted(p.name for p in REPORTS.iterdir() if p.suffix in ours) \
-        if REPORTS.is_dir() else []
+    committed = sorted(p.name for p in REPORTS.iterdir() if p.suffix in ours
+                       and ".measured." not in p.name) if REPORTS.is_dir() else []
     assert new == committed, "reports/ is stale: run `costmodel tables --out reports/`"
     stale = []
     for name in new:
@@ -356,6 +358,17 @@ def test_committed_reports_are_up_to_date(cli, tmp_path):
         if not same:
             stale.append(name)
     assert stale == [], f"stale reports (run `costmodel tables --out reports/`): {stale}"
+    for m in sorted(REPORTS.glob("*.measured.csv")) if REPORTS.is_dir() else []:
+        plain = out / m.name.replace(".measured.", ".")
+        assert _machine_independent(m.read_text()) == _machine_independent(plain.read_text()), \
+            f"{m.name}: its machine-independent columns are stale (rerun with --measure)"
+
+
+def _machine_independent(csv_text: str) -> list[dict]:
+    import csv
+    import io
+    return [{k: v for k, v in row.items() if not k.startswith("measured")}
+            for row in csv.DictReader(io.StringIO(csv_text))]
 
 
 def test_generation_is_deterministic(tmp_path):
