@@ -87,9 +87,22 @@ def _speed_context(device, measure: bool, measurements_file, threads: int, repea
         m = measured.load(measurements_file).resolve(resolver)
     elif measure:
         registry.check_specs(tables, resolver)
-        m = measured.measure(measured.needed(tables, resolver) + paper_reports.plot_configs(
-            tables, resolver), threads=threads, repeat=repeat)
+        configs = measured.needed(tables, resolver) + paper_reports.plot_configs(tables, resolver)
+        m = _measure_with_progress(measured, configs, threads, repeat)
     return SpeedContext(dev, m)
+
+
+def _measure_with_progress(measured, configs, threads: int, repeat: int):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    with Progress(TextColumn("measuring {task.description:<28}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def step(spec: str, done: int, total: int) -> None:
+            bar.update(task, description=spec, completed=done, total=total)
+        return measured.measure(configs, threads=threads, repeat=repeat, step=step)
 
 
 @app.command("table", rich_help_panel="papers", epilog="Examples:\n\n"
@@ -141,6 +154,11 @@ def table(
     ctx = None
     if t.kind in paper_tables.SPEED_KINDS:
         ctx = _speed_context(device, measure, measurements, threads, repeat, [t], resolver)
+    elif device or measure or measurements:
+        raise SpecError(f"table {t.id!r} has no speed columns: --device, --measure and "
+                        "--measurements apply to the speed tables only ("
+                        + ", ".join(n for n, x in reg.tables.items()
+                                    if x.kind in paper_tables.SPEED_KINDS) + ")")
     built = paper_tables.build(t, resolver, ctx)
     if fmt == TableFormat.json:
         print_json(built.to_json())

@@ -164,56 +164,27 @@ def needed(tables: list, resolver) -> list[tuple[str, dict, Any]]:
 
 
 def measure(configs: list[tuple[str, dict, Any]], threads: int = 1, repeat: int = 10,
-            warmup: int = 3, show_progress: bool = True) -> Measurements:
-    """Measure every configuration (torch eager, CPU, fp32, batch 1): the median of ``repeat``
-    timed runs after ``warmup``. Needs the `torch` extra."""
+            warmup: int = 3, step=None) -> Measurements:
+    """Measure every configuration once (torch eager, CPU, fp32, batch 1): the median of
+    ``repeat`` timed runs after ``warmup``. ``step(spec, done, total)`` is called before each
+    (a progress bar). Needs the `torch` extra."""
     from costmodel import extras
     extras.need("torch", "--measure")
     from costmodel.latency.bench import machine, measure as bench
-    progress = None
-    if show_progress:
-        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-        from costmodel.cli.app import console
-        progress = Progress(TextColumn("measuring {task.description}"), BarColumn(),
-                            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                            TextColumn("left"), TimeRemainingColumn(), console=console(stderr=True),
-                            transient=True)
     unique, seen = [], set()
     for c in configs:
         if key(c[0], c[1]) not in seen:
             seen.add(key(c[0], c[1]))
             unique.append(c)
-    configs = unique
-    out: Measurements | None = None
-    ctx = progress if progress is not None else _Null()
-    with ctx:
-        task = progress.add_task("", total=len(configs)) if progress else None
-        for spec, settings, p in configs:
-            if progress:
-                progress.update(task, description=spec)
-            m = bench(p, n_threads=threads, repeat=repeat, warmup=warmup, per_layer=False)
-            if out is None:
-                info = machine()
-                info["threads"] = threads
-                out = Measurements({k: info[k] for k in ("cpu", "torch", "threads", "cores",
-                                                          "platform") if k in info},
-                                   1, repeat, warmup)
-            out.add(spec, settings, m.totals["time_s"])
-            if progress:
-                progress.advance(task)
-    if out is None:
-        from costmodel.latency.bench import machine
-        info = machine()
-        info["threads"] = threads
-        out = Measurements({k: info[k] for k in ("cpu", "torch", "threads") if k in info}, 1,
-                           repeat, warmup)
+    info = machine()
+    out = Measurements({"cpu": info["cpu"], "torch": info["torch"], "threads": threads,
+                        "cores": info.get("cores"), "platform": info.get("platform")},
+                       1, repeat, warmup)
+    for i, (spec, settings, p) in enumerate(unique):
+        if step:
+            step(spec, i, len(unique))
+        m = bench(p, n_threads=threads, repeat=repeat, warmup=warmup, per_layer=False)
+        out.add(spec, settings, m.totals["time_s"])
+    if step:
+        step("", len(unique), len(unique))
     return out
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
