@@ -1,4 +1,4 @@
-"""Memory traffic (rules derived by hand), the roofline arithmetic on a hand-made profile,
+"""Memory traffic (rules derived by hand), the roofline and additive arithmetic on hand-made profiles,
 device-profile validation, and the latency / calibrate / bench commands' output. No test
 asserts a timing."""
 from __future__ import annotations
@@ -17,6 +17,7 @@ from costmodel.latency.predict import predict
 from costmodel.latency.traffic import totals, traffic
 
 HAND = ROOT / "tests" / "data" / "device_hand.yaml"
+HAND_ADD = ROOT / "tests" / "data" / "device_hand_additive.yaml"
 
 
 def one(entry: dict, shape, **kw):
@@ -146,6 +147,88 @@ def test_roofline_arithmetic_on_a_hand_made_profile():
     assert {"name", "op", "time_s", "bound", "flops", "bytes", "intensity"} <= set(d["layers"][0])
 
 
+def test_additive_arithmetic_on_a_hand_made_profile():
+    dev = devices.load_file(HAND_ADD)
+    assert dev.model == "additive" and dev.format == 2
+    p = profile({"name": "t", "input": [58, 28, 28], "layers": [
+        {"op": "pointwise", "out": 58, "name": "pw"}, {"op": "relu", "name": "relu"},
+        {"op": "global_avg_pool", "name": "gap"}]})
+    t = {l.traffic.name: l for l in predict(p, dev).layers}
+    # pw: 5,274,752 FLOPs / 1e10 = 527.4752 us PLUS 377,232 B / 2e10 (its own bandwidth)
+    # = 18.8616 us, + 10 us overhead
+    assert t["pw"].time_s == pytest.approx(10e-6 + 527.4752e-6 + 18.8616e-6)
+    assert t["pw"].compute_s == pytest.approx(527.4752e-6) and t["pw"].bound == "compute"
+    # relu: 45,472 FLOPs / 1e10 = 4.5472 us plus 363,776 B / 4e10 = 9.0944 us, + 10 us:
+    # the overhead is the largest part
+    assert t["relu"].time_s == pytest.approx(10e-6 + 4.5472e-6 + 9.0944e-6)
+    assert t["relu"].bound == "overhead"
+    # gap: the top-level 10 GB/s: 4.5472 us + 182,120 B / 1e10 = 18.212 us, + 10 us
+    assert t["gap"].time_s == pytest.approx(10e-6 + 4.5472e-6 + 18.212e-6)
+    assert t["gap"].bound == "memory"
+
+
+def test_format_1_profiles_have_no_model_or_class_bandwidth(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("threads: 1\n", "threads: 1\nmodel: additive\n"))
+    with pytest.raises(SpecError, match="format 1 profiles have no 'model'") as exc:
+        devices.load_file(bad)
+    assert str(exc.value).startswith(f"{bad}:8:")
+    bad.write_text(HAND_ADD.read_text().replace("model: additive", "model: magic"))
+    with pytest.raises(SpecError, match="model"):
+        devices.load_file(bad)
+    assert devices.load_file(HAND).model == "roofline"
+
+
+def test_bounded_least_squares_by_hand():
+    from costmodel.latency.calibrate import bounded_least_squares
+    # y = 2 a + 3 b from rows (1, 0), (0, 1), (1, 1): unconstrained a = 2, b = 3
+    rows, y = [[1, 0], [0, 1], [1, 1]], [2, 3, 5]
+    assert bounded_least_squares(rows, y, [1, 1, 1], [0, 0]) == pytest.approx([2, 3])
+    # b bounded below by 4: b = 4; then a minimises (a - 2)^2 + (a + 4 - 5)^2 -> a = 1.5
+    assert bounded_least_squares(rows, y, [1, 1, 1], [0, 4]) == pytest.approx([1.5, 4])
+
+
+def test_the_fit_recovers_hand_made_constants():
+    """Noise-free samples made from known constants by hand (not by the predictor): the fit
+    returns those constants."""
+    from costmodel.latency import calibrate as cal
+    from costmodel.ops.base import KERNEL_CLASSES, Kernel
+    truth = {c: (1e-5 * (i + 1), 1e10 * (i + 1), 2e9 * (i + 2)) for i, c in enumerate(KERNEL_CLASSES)}
+    samples = []
+    for c, (o, peak, bw) in truth.items():
+        for n, f, e in ((1, 2e6, 1e5), (3, 1e6, 4e5), (2, 8e6, 2e5), (5, 5e5, 1e6)):
+            ks = tuple(Kernel(c, int(f), int(e), 0, 0) for _ in range(n))
+            t = n * (o + f / peak + 4 * e / bw)        # fp32: 4 bytes per element
+            samples.append(cal.Sample(None, ks, t))
+    fit = cal.fit(samples)
+    for c, (o, peak, bw) in truth.items():
+        got = fit.classes[c]
+        assert got.overhead_s == pytest.approx(o, rel=1e-6)
+        assert got.peak_flops == pytest.approx(peak, rel=1e-6)
+        assert got.memory_bandwidth == pytest.approx(bw, rel=1e-6)
+        assert got.samples == 4
+    assert fit.mape == pytest.approx(0, abs=1e-9) and fit.within_10 == 1
+
+
+def test_calibration_networks_cover_every_class_and_are_not_zoo_networks():
+    from costmodel.latency.synthetic import networks
+    from costmodel.latency.traffic import layer_traffic
+    from costmodel.ops.base import KERNEL_CLASSES
+    from costmodel.spec.zoo import ZOO_DIR
+    nets = networks()
+    assert len(nets) >= 100 and len(networks(quick=True)) == len(nets) - 60
+    assert len({n.label for n in nets}) == len(nets)
+    seen = set()
+    zoo_names = {f.stem for f in ZOO_DIR.glob("*.yaml")}
+    for n in nets:
+        p = profile(n.spec)
+        assert p.model.startswith("synthetic_") and p.model not in zoo_names
+        seen |= {k.cls for l in p.layers for k in layer_traffic(l).kernels}
+    assert seen == set(KERNEL_CLASSES)
+    # a fixed seed: the same networks on every run
+    assert [n.label for n in networks()] == [n.label for n in nets]
+
+
 def test_batch_scales_activations_not_weights():
     dev = devices.load_file(HAND)
     p = profile({"name": "t", "input": [64], "layers": [{"op": "linear", "out": 1000, "bias": False}]})
@@ -264,8 +347,11 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     assert r.code == 0, r
     prof = devices.load_file(out)
     assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
-    assert all(prof.cls(c).samples == 4 for c in ("conv", "depthwise", "data_movement"))
-    assert "Fit MAPE" in r.out and "conv1x1" in r.out
+    assert prof.format == 2 and prof.model == "additive"
+    from costmodel.latency.synthetic import networks
+    assert "54 synthetic networks" in prof.description and len(networks(quick=True)) == 54
+    assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
+    assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
     assert not list(tmp_path.glob(".*.tmp"))
     assert cli("latency", "mobilenet_v1", "--device", out).code == 0
 

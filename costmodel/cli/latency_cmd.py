@@ -52,8 +52,9 @@ def latency(
     """PREDICT the latency of a spec on a device profile, per layer and in total.
 
     Analytic (no torch, milliseconds): every layer's kernels are priced by the calibrated
-    roofline overhead + max(FLOPs / peak, bytes / bandwidth) of their op class, and each layer
-    says what bounds it (compute, memory or overhead). A prediction, never a measurement: use
+    constants of their op class (the profile's model: additive, overhead + FLOPs / peak +
+    bytes / bandwidth, as `calibrate` writes; or roofline, overhead + max(...)), and each
+    layer says what bounds it (compute, memory or overhead). A prediction, never a measurement: use
     `costmodel bench` to measure, `costmodel bench --compare DEVICE` for both side by side.
     """
     from costmodel.latency.predict import predict
@@ -82,19 +83,24 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="4 shapes per op class instead of all "
-                               "(about 30 s instead of 2-3 minutes); a rougher fit."),
+    quick: bool = typer.Option(False, "--quick", help="The fixed synthetic networks only (54 of "
+                               "114), one round, less timing (under 30 s instead of about 2 "
+                               "minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
-                                 help="Timing per microbenchmark (default 0.8 s, 0.15 s with --quick)."),
+                                 help="Timing per network over all rounds (default 0.6 s, "
+                                 "0.1 s with --quick)."),
+    rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
+                               "networks; each keeps its fastest call (default 3, 1 with --quick)."),
 ) -> None:
-    """Fit a device profile from torch microbenchmarks on this machine.
+    """Fit a device profile from torch measurements on this machine.
 
-    Synthetic one-op networks (never the zoo's networks) are swept over shapes and channel
-    counts for each op class (dense, 1x1, grouped and depthwise conv, linear, element-wise,
-    pooling, data movement) and timed; the roofline constants (peak per class, overhead per
-    kernel, memory bandwidth) are fitted by relative least squares (costmodel/latency/
-    calibrate.py documents the method). Prints the fit error per class. Needs the torch extra.
+    Synthetic networks (chains of one cell: a dense, 1x1, grouped or depthwise conv with the
+    batch norm and activation after it, inverted residuals, split/shuffle units, stems, heads,
+    pooling; swept over shapes and channel counts; never the zoo's networks) are timed, and
+    the additive model's constants (per op class: peak, memory bandwidth, overhead per kernel)
+    are fitted by bounded relative least squares (costmodel/latency/calibrate.py documents the
+    method and why chains, not lone ops). Prints the fit error per class. Needs the torch extra.
     """
     from costmodel.extras import need
     need("torch", "costmodel calibrate")
@@ -105,28 +111,33 @@ def calibrate(
     from costmodel.output.tabular import Column, Tabular
 
     ensure_dir(out.parent if str(out.parent) else ".")
-    ms = cal.micros(quick)
-    budget_s = budget if budget else (0.15 if quick else 0.8)
+    nets = cal.networks(quick)
+    budget_s = budget if budget else (0.1 if quick else 0.6)
+    n_rounds = rounds if rounds else (1 if quick else cal.ROUNDS)
     err = console(stderr=True)
     with Progress(TextColumn("calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   TextColumn("{task.description}"), console=err, transient=True) as bar:
-        task = bar.add_task("", total=len(ms))
-        samples = cal.measure_all(ms, threads, budget_s,
-                                  lambda m: bar.update(task, advance=1, description=m.label[:60]))
-    bw, classes = cal.fit(samples)
-    prof = cal.make_profile(name or out.stem, bw, classes, threads, quick)
+        task = bar.add_task("", total=len(nets) * n_rounds)
+        samples = cal.measure_all(nets, threads, budget_s, n_rounds,
+                                  lambda n, r: bar.update(task, advance=1,
+                                                          description=f"round {r + 1}: {n.label[:50]}"))
+    f = cal.fit(samples)
+    prof = cal.make_profile(name or out.stem, f, threads, quick, n_rounds, len(samples))
     write_atomic(out, cal.dump(prof))
     t = Tabular(title=f"calibration fit: {prof.name} ({prof.cpu}, {threads} thread(s), "
                       f"torch {prof.torch})",
                 columns=[Column("Class", "left"), Column("Samples"), Column("Peak (GFLOP/s)"),
-                         Column("Overhead (us)"), Column("Fit MAPE")])
-    for c in classes:
-        cp = prof.cls(c)
-        t.add([c, cp.samples, f"{cp.peak_flops / 1e9:,.2f}", f"{cp.overhead_s * 1e6:,.2f}",
-               f"{100 * (cp.fit_mape or 0):.1f}%"])
-    t.notes = [f"Memory bandwidth: {bw / 1e9:,.2f} GB/s. Fit: relative least squares of "
-               "t = overhead + max(FLOPs / peak, bytes / bandwidth) over the microbenchmarks."]
+                         Column("Bandwidth (GB/s)"), Column("Overhead (us)"),
+                         Column("Dominates"), Column("Fit MAPE")])
+    for c, cf in f.classes.items():
+        t.add([c, cf.samples, f"{cf.peak_flops / 1e9:,.2f}", f"{cf.memory_bandwidth / 1e9:,.2f}",
+               f"{cf.overhead_s * 1e6:,.2f}", cf.dominated,
+               f"{100 * cf.fit_mape:.1f}%" if cf.dominated else "-"])
+    t.notes = [f"{len(samples)} synthetic networks, {n_rounds} round(s); fit error over all of "
+               f"them {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%. Model: "
+               "t = overhead + FLOPs / peak + bytes / bandwidth per kernel; 'Dominates': the "
+               "networks whose predicted time the class dominates (its Fit MAPE is over them)."]
     emit(t, "table")
     err.print(f"wrote {markup(out)}", highlight=False)
 

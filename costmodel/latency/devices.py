@@ -1,9 +1,10 @@
 """Device profiles: the data the roofline prediction runs on.
 
 A profile is a YAML file (read with the spec loader: safe YAML, size limits, line numbers), one
-per device, thread count and dtype. Schema (format 1)::
+per device, thread count and dtype. Schema (format 2; format 1 files, the same without
+``model`` and the per-class bandwidths, still load, as roofline profiles)::
 
-    format: 1                     # profile format; a newer one is refused with a clear message
+    format: 2                     # profile format; a newer one is refused with a clear message
     name: epyc-2c-1t              # what `--device NAME` finds (the file's stem for shipped ones)
     description: free text
     kind: cpu                     # cpu | gpu
@@ -14,9 +15,11 @@ per device, thread count and dtype. Schema (format 1)::
     cpu: AMD EPYC                 # CPU or GPU model (informative)
     calibrated: "2026-12-01T23:50:00Z"
     method: free text (how the constants were obtained)
-    memory_bandwidth: 2.0e+10     # bytes/s, shared by every class
+    model: additive               # additive | roofline (default roofline), see below
+    memory_bandwidth: 2.0e+10     # bytes/s, for every class that gives none of its own
     classes:                      # all nine, no others
-      conv:          {peak_flops: 4.0e+10, overhead_s: 2.0e-05, fit_mape: 0.06, samples: 16}
+      conv:          {peak_flops: 4.0e+10, overhead_s: 2.0e-05, memory_bandwidth: 3.0e+10,
+                      fit_mape: 0.06, samples: 16}
       conv1x1:       {...}
       grouped:       {...}
       depthwise:     {...}
@@ -27,8 +30,16 @@ per device, thread count and dtype. Schema (format 1)::
       data_movement: {...}
 
 ``peak_flops`` (FLOP/s, a multiply-accumulate counting 2) and ``overhead_s`` (seconds per
-kernel) are required and must be positive; ``fit_mape`` and ``samples`` (the calibration's fit
-error and sample count) are optional. Numbers may be written 2e10 or 2.0e+10.
+kernel) are required and must be positive; ``memory_bandwidth`` (bytes/s) is optional per class;
+``fit_mape`` and ``samples`` (the calibration's fit error and sample count) are optional.
+Numbers may be written 2e10 or 2.0e+10.
+
+The two models price a kernel of F FLOPs and B bytes as
+
+    roofline:  overhead_s + max(F / peak_flops, B / memory_bandwidth)
+    additive:  overhead_s + F / peak_flops + B / memory_bandwidth
+
+(`costmodel calibrate` writes additive profiles; costmodel/latency/calibrate.py says why).
 """
 from __future__ import annotations
 
@@ -46,7 +57,9 @@ from costmodel.errors import SpecError
 from costmodel.ops.base import KERNEL_CLASSES
 from costmodel.spec.loader import read_spec_file
 
-FORMAT = 1
+FORMAT = 2
+READABLE = (1, 2)
+MODELS = ("roofline", "additive")
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
 MAX_NUMBER = 1e18
 
@@ -79,6 +92,7 @@ class _Strict(BaseModel):
 class ClassProfile(_Strict):
     peak_flops: Positive
     overhead_s: Positive
+    memory_bandwidth: Optional[Positive] = None
     fit_mape: Optional[NonNegative] = None
     samples: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
@@ -112,6 +126,7 @@ class DeviceProfile(_Strict):
     cpu: Text = ""
     calibrated: Text = ""
     method: Text = ""
+    model: Literal["roofline", "additive"] = "roofline"
     memory_bandwidth: Positive
     classes: Classes
 
@@ -123,6 +138,11 @@ class DeviceProfile(_Strict):
 
     def cls(self, name: str) -> ClassProfile:
         return getattr(self.classes, name)
+
+    def bandwidth(self, name: str) -> float:
+        """The memory bandwidth of class ``name``: its own, else the profile's."""
+        own = self.cls(name).memory_bandwidth
+        return self.memory_bandwidth if own is None else own
 
     def label(self) -> str:
         return f"{self.name} ({self.kind}, {self.threads} thread{'s' * (self.threads != 1)}, {self.dtype})"
@@ -171,9 +191,15 @@ def parse(raw: Any, file: str) -> DeviceProfile:
         errors = exc.errors()
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         raise SpecError(_message(err), file=file, line=nested_line(raw, err["loc"])) from None
-    if prof.format != FORMAT:
+    if prof.format not in READABLE:
         raise SpecError(f"device profile format {prof.format} is not readable (this costmodel "
-                        f"reads format {FORMAT})", file=file, line=nested_line(raw, ("format",)))
+                        f"reads formats {', '.join(map(str, READABLE))})", file=file,
+                        line=nested_line(raw, ("format",)))
+    if prof.format == 1 and ("model" in raw or any(
+            isinstance(v, dict) and "memory_bandwidth" in v for v in (raw.get("classes") or {}).values())):
+        key = ("model",) if "model" in raw else ("classes",)
+        raise SpecError("format 1 profiles have no 'model' and no per-class 'memory_bandwidth' "
+                        "(write format: 2)", file=file, line=nested_line(raw, key))
     prof._file = file
     return prof
 
@@ -220,19 +246,25 @@ def dump(prof: DeviceProfile) -> str:
     """The profile as commented YAML (what `calibrate` writes)."""
     def q(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    rule = ("overhead_s + flops / peak_flops + bytes / memory_bandwidth" if prof.model == "additive"
+            else "overhead_s + max(flops / peak_flops, bytes / memory_bandwidth)")
     lines = [
-        "# costmodel device profile (format 1): `costmodel latency SPEC --device FILE`.",
+        f"# costmodel device profile (format {prof.format}): `costmodel latency SPEC --device FILE`.",
         "# peak_flops: FLOP/s (a multiply-accumulate is 2); overhead_s: seconds per kernel;",
-        "# memory_bandwidth: bytes/s. Predicted time of a kernel:",
-        "#   overhead_s + max(flops / peak_flops, bytes / memory_bandwidth).",
+        "# memory_bandwidth: bytes/s (a class's own, else the top-level one).",
+        f"# Predicted time of a kernel ({prof.model} model):",
+        f"#   {rule}.",
         f"format: {prof.format}", f"name: {q(prof.name)}", f"description: {q(prof.description)}",
         f"kind: {prof.kind}", f"dtype: {prof.dtype}", f"threads: {prof.threads}",
         f"batch: {prof.batch}", f"torch: {q(prof.torch)}", f"cpu: {q(prof.cpu)}",
         f"calibrated: {q(prof.calibrated)}", f"method: {q(prof.method)}",
+        *([f"model: {prof.model}"] if prof.format >= 2 else []),
         f"memory_bandwidth: {_num(prof.memory_bandwidth)}", "classes:"]
     for name in KERNEL_CLASSES:
         c = prof.cls(name)
         extra = ""
+        if c.memory_bandwidth is not None:
+            extra += f", memory_bandwidth: {_num(c.memory_bandwidth)}"
         if c.fit_mape is not None:
             extra += f", fit_mape: {c.fit_mape:.4f}"
         if c.samples is not None:

@@ -21,11 +21,10 @@ def roofline_plot(pred, out: "str | os.PathLike") -> None:
     lo, hi = min(xs) / 2, max(xs) * 2
     for i, cls in enumerate(KERNEL_CLASSES):
         mine = [l for l in pts if l.traffic.op_class == cls]
-        peak = dev.cls(cls).peak_flops
-        knee = peak / dev.memory_bandwidth
+        peak, bw = dev.cls(cls).peak_flops, dev.bandwidth(cls)
+        knee = peak / bw
         grid = [lo, min(max(knee, lo), hi), hi]
-        ax.plot(grid, [min(peak, g * dev.memory_bandwidth) for g in grid], color=colours(i),
-                lw=1, alpha=0.6)
+        ax.plot(grid, [min(peak, g * bw) for g in grid], color=colours(i), lw=1, alpha=0.6)
         if mine:
             ax.scatter([l.traffic.traffic.intensity for l in mine],
                        [l.traffic.traffic.flops / l.time_s for l in mine], color=colours(i),
@@ -34,8 +33,9 @@ def roofline_plot(pred, out: "str | os.PathLike") -> None:
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOPs / byte)")
     ax.set_ylabel("PREDICTED attained FLOP/s (with overheads)")
-    ax.set_title(f"{pred.model}: roofline on {dev.name} ({dev.threads} thread(s), {pred.dtype}, "
-                 f"batch {pred.batch}); lines: each class's roof", fontsize=9)
+    ax.set_title(f"{pred.model}: roofline on {dev.name} ({dev.model} model, {dev.threads} "
+                 f"thread(s), {pred.dtype}, batch {pred.batch}); lines: each class's roof "
+                 "(peak, bandwidth)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.2)
     buf = io.BytesIO()

@@ -1,14 +1,16 @@
-"""The calibrated roofline: predicted latency of every layer on a device profile (no torch).
+"""The calibrated cost model: predicted latency of every layer on a device profile (no torch).
 
 Every kernel of a layer (``Op.kernels``) of class c, with F FLOPs and B bytes at the batch and
-dtype, takes
+dtype, takes, by the profile's model,
 
-    t = overhead_c + max(F / peak_c, B / bandwidth)
+    additive:  t = overhead_c + F / peak_c + B / bandwidth_c      (what `calibrate` fits)
+    roofline:  t = overhead_c + max(F / peak_c, B / bandwidth_c)
 
-(a roofline with a fixed cost per kernel launch: framework dispatch, memory allocation, thread
-wake-up). A layer's time is the sum over its kernels; what bounds it is the largest of its
-three parts: compute (kernels whose F / peak_c wins), memory (those whose B / bandwidth wins),
-or overhead. Always a prediction: every result carries the profile's name, threads and dtype.
+with a fixed cost per kernel (framework dispatch, memory allocation, thread wake-up). A layer's
+time is the sum over its kernels. What bounds it is the largest of its three parts: compute
+(the F / peak terms), memory (the B / bandwidth terms) or overhead; under the roofline a kernel
+counts only the larger of its compute and memory terms. Always a prediction: every result
+carries the profile's name, threads and dtype.
 """
 from __future__ import annotations
 
@@ -29,9 +31,12 @@ class KernelTime:
     compute_s: float
     memory_s: float
     overhead_s: float
+    additive: bool = False
 
     @property
     def time_s(self) -> float:
+        if self.additive:
+            return self.overhead_s + self.compute_s + self.memory_s
         return self.overhead_s + max(self.compute_s, self.memory_s)
 
 
@@ -39,15 +44,16 @@ def kernel_time(k: Kernel, dev: DeviceProfile, batch: int, dtype: str) -> Kernel
     c = dev.cls(k.cls)
     size = DTYPE_BYTES[dtype]
     moved = ((k.reads + k.writes) * batch + k.weights) * size
-    return KernelTime(k.flops * batch / c.peak_flops, moved / dev.memory_bandwidth, c.overhead_s)
+    return KernelTime(k.flops * batch / c.peak_flops, moved / dev.bandwidth(k.cls), c.overhead_s,
+                      dev.model == "additive")
 
 
 @dataclass
 class LayerTime:
     traffic: LayerTraffic
     time_s: float
-    compute_s: float      # time of the kernels bound by compute (their compute part)
-    memory_s: float       # time of the kernels bound by memory (their memory part)
+    compute_s: float      # the FLOPs terms (roofline: of the kernels bound by compute only)
+    memory_s: float       # the bytes terms (roofline: of the kernels bound by memory only)
     overhead_s: float     # the kernels' fixed overheads
     line: int | None = None
 
@@ -75,7 +81,10 @@ def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str) -> 
     for k in lt.kernels:
         kt = kernel_time(k, dev, batch, dtype)
         overhead += kt.overhead_s
-        if kt.compute_s >= kt.memory_s:
+        if kt.additive:
+            compute += kt.compute_s
+            memory += kt.memory_s
+        elif kt.compute_s >= kt.memory_s:
             compute += kt.compute_s
         else:
             memory += kt.memory_s
@@ -118,8 +127,8 @@ class Prediction:
 
     def device_dict(self) -> dict:
         d = self.device
-        return {"name": d.name, "file": d.file, "kind": d.kind, "threads": d.threads,
-                "dtype": d.dtype, "torch": d.torch, "cpu": d.cpu, "calibrated": d.calibrated}
+        return {"name": d.name, "file": d.file, "kind": d.kind, "model": d.model,
+                "threads": d.threads, "dtype": d.dtype, "torch": d.torch, "cpu": d.cpu, "calibrated": d.calibrated}
 
     def to_dict(self) -> dict:
         total = self.time_s

@@ -56,9 +56,11 @@ def _pred_notes(pred) -> list[str]:
     total = pred.time_s
     b = pred.by_bound()
     d = pred.device
-    return [f"Predicted, not measured: roofline of profile {d.name} "
+    rule = ("overhead + FLOPs / peak + bytes / bandwidth" if d.model == "additive"
+            else "overhead + max(FLOPs / peak, bytes / bandwidth)")
+    return [f"Predicted, not measured: {d.model} model of profile {d.name} "
             f"({d.file or 'shipped'}; calibrated {d.calibrated or '?'} with torch {d.torch or '?'} "
-            f"on {d.cpu or '?'}). Each kernel: overhead + max(FLOPs / peak, bytes / bandwidth).",
+            f"on {d.cpu or '?'}). Each kernel: {rule}.",
             "Bound shares: " + ", ".join(f"{k} {pct(v, total)}" for k, v in b.items()) + "."]
 
 
@@ -165,7 +167,7 @@ def compare_tables(m, pred) -> list[Tabular]:
     tt.footer = ["Total (whole passes)", len(layers), us(total_m), us(total_p),
                  _err((total_p - total_m) / total_m if total_m else None)]
     tt.notes = ["Measured: median of per-layer hook timings (types) and of whole forward passes "
-                "(total). Predicted: the roofline of the named profile. Error: (predicted - "
+                "(total). Predicted: the cost model of the named profile. Error: (predicted - "
                 "measured) / measured."]
     lt = Tabular(title=head + " per layer",
                  columns=[Column("Layer", "left"), Column("Type", "left"), Column("Bound", "left"),

@@ -1,0 +1,192 @@
+"""The synthetic networks `costmodel calibrate` times: small chains of one cell, never a zoo network.
+
+Why chains and not lone ops. A lone op timed in a loop runs from a hot cache and reuses one
+output buffer; inside a network, every layer writes a fresh tensor, the allocator recycles (or
+returns and re-faults) memory of many sizes, and the dirty output of one layer is written back
+while the next runs. Measured here: the 150 layers of MobileNetV2, each timed alone, add up to
+about 70% of the network's time, and a MobileNetV2 pass takes about 4,400 page faults that no
+lone-op loop sees. So each calibration sample is a chain of ``reps`` identical cells (an op
+with the batch norm and activation that follow it in every efficient CNN), at one shape:
+
+========  =====================================================================================
+family    cell (all shape-preserving, so cells chain)
+========  =====================================================================================
+dense     KxK conv c -> c, BN, ReLU                                       (class conv)
+pw        1x1 conv c -> c, BN, ReLU                                       (class conv1x1)
+mb        residual: 1x1 c -> tc, BN, ReLU6, KxK depthwise, BN, ReLU6, 1x1 tc -> c, BN
+dwsep     3x3 depthwise, BN, ReLU, 1x1 c -> c, BN, ReLU                   (MobileNet v1 style)
+gshuffle  residual: grouped 1x1 c -> c/4, BN, ReLU, shuffle(g), 3x3 depthwise, BN,
+          grouped 1x1 c/4 -> c, BN; ReLU                                  (class grouped)
+split     split in halves; one half 1x1, BN, ReLU, 3x3 depthwise, BN, 1x1, BN, ReLU; concat;
+          shuffle(2)                                                      (data movement)
+========  =====================================================================================
+
+plus single-layer networks for the classes no cell covers: a stem (3-channel KxK conv with
+stride 2, BN, ReLU), a head (global average pooling, flatten, linear) and windowed pooling
+(conv, BN, ReLU, max pool, twice).
+
+Shapes: a fixed list spanning 7..224 pixels and 8..2048 channels, then ``RANDOM`` more drawn
+with a fixed seed from the same ranges (the same on every run, so profiles are comparable).
+``--quick`` keeps the fixed networks and drops the random ones. Nothing here is a network of the zoo: the zoo's
+networks are the benchmark's test set (``benchmarks/bench_latency.py``).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """One calibration network: a label, its family and its spec (a plain dict)."""
+    label: str
+    family: str
+    spec: dict
+
+
+def _bn_act(act: str = "relu") -> list:
+    return [{"op": "batch_norm"}, {"op": act}]
+
+
+def dense(c: int, k: int = 3) -> list:
+    return [{"op": "conv2d", "out": c, "kernel": k}, *_bn_act()]
+
+
+def pw(c: int) -> list:
+    return [{"op": "pointwise", "out": c}, *_bn_act()]
+
+
+def mb(c: int, t: int, k: int = 3) -> list:
+    return [{"residual": [{"op": "pointwise", "out": c * t}, *_bn_act("relu6"),
+                          {"op": "depthwise", "kernel": k}, *_bn_act("relu6"),
+                          {"op": "pointwise", "out": c}, {"op": "batch_norm"}]}]
+
+
+def dwsep(c: int) -> list:
+    return [{"op": "depthwise", "kernel": 3}, *_bn_act(), {"op": "pointwise", "out": c}, *_bn_act()]
+
+
+def gshuffle(c: int, g: int) -> list:
+    m = max(c // 4 // g, 1) * g
+    return [{"residual": [{"op": "conv2d", "out": m, "kernel": 1, "groups": g}, *_bn_act(),
+                          {"op": "channel_shuffle", "groups": g}, {"op": "depthwise", "kernel": 3},
+                          {"op": "batch_norm"},
+                          {"op": "conv2d", "out": c, "kernel": 1, "groups": g},
+                          {"op": "batch_norm"}]},
+            {"op": "relu"}]
+
+
+def split(c: int) -> list:
+    h = c // 2
+    return [{"parallel": [[], [{"op": "pointwise", "out": h}, *_bn_act(),
+                               {"op": "depthwise", "kernel": 3}, {"op": "batch_norm"},
+                               {"op": "pointwise", "out": h}, *_bn_act()]],
+             "split": 2, "merge": "concat"},
+            {"op": "channel_shuffle", "groups": 2}]
+
+
+def _chain(family: str, shape: tuple, cell: list, c: int, hw: int, reps: int) -> Synthetic:
+    label = f"{family}({','.join(map(str, shape))}) x{reps} on {c}x{hw}x{hw}"
+    return Synthetic(label, family, {"name": f"synthetic_{family}", "input": [c, hw, hw],
+                                     "layers": [e for _ in range(reps) for e in cell]})
+
+
+def _cell(family: str, c: int, extra: tuple) -> list:
+    if family == "dense":
+        return dense(c, *extra)
+    if family == "pw":
+        return pw(c)
+    if family == "mb":
+        return mb(c, *extra)
+    if family == "dwsep":
+        return dwsep(c)
+    if family == "gshuffle":
+        return gshuffle(c, *extra)
+    if family == "split":
+        return split(c)
+    raise ValueError(family)
+
+
+# (family, channels, pixels, extra cell arguments)
+FIXED = [
+    ("dense", 16, 112, (3,)), ("dense", 32, 56, (3,)), ("dense", 64, 56, (3,)),
+    ("dense", 64, 28, (3,)), ("dense", 128, 28, (3,)), ("dense", 256, 14, (3,)),
+    ("dense", 512, 7, (3,)), ("dense", 48, 28, (5,)),
+    ("pw", 32, 112, ()), ("pw", 64, 56, ()), ("pw", 128, 28, ()), ("pw", 256, 14, ()),
+    ("pw", 512, 7, ()), ("pw", 1024, 7, ()), ("pw", 96, 28, ()),
+    ("mb", 16, 112, (1, 3)), ("mb", 24, 56, (6, 3)), ("mb", 32, 28, (6, 3)),
+    ("mb", 64, 14, (6, 3)), ("mb", 96, 14, (6, 3)), ("mb", 160, 7, (6, 3)), ("mb", 40, 28, (3, 5)),
+    ("dwsep", 32, 112, ()), ("dwsep", 64, 112, ()), ("dwsep", 128, 56, ()),
+    ("dwsep", 256, 28, ()), ("dwsep", 512, 14, ()), ("dwsep", 1024, 7, ()),
+    ("gshuffle", 240, 28, (3,)), ("gshuffle", 480, 14, (3,)), ("gshuffle", 960, 7, (3,)),
+    ("gshuffle", 384, 28, (8,)), ("gshuffle", 768, 14, (8,)), ("gshuffle", 200, 28, (2,)),
+    ("gshuffle", 272, 28, (4,)), ("gshuffle", 144, 56, (1,)),
+    ("split", 116, 28, ()), ("split", 232, 14, ()), ("split", 464, 7, ()), ("split", 48, 28, ()),
+    ("split", 176, 28, ()), ("split", 352, 14, ()), ("split", 244, 28, ()),
+]
+FIXED_REPS = 4
+RANDOM = 60
+SEED = 0
+_CHANNELS = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024)
+_MAX_CHANNELS = {7: 1024, 14: 512, 28: 256, 56: 128, 112: 64}
+
+
+def _random(n: int, seed: int, taken: set[str]) -> list[Synthetic]:
+    """``n`` chains drawn with ``seed``, none repeating a label in ``taken`` or each other."""
+    rng = random.Random(seed)
+    families = ("dense", "pw", "mb", "dwsep", "gshuffle", "split")
+    out: list[Synthetic] = []
+    i = 0
+    while len(out) < n:
+        family = families[i % len(families)]
+        i += 1
+        hw = rng.choice((7, 14, 28, 56, 112) if family in ("pw", "dwsep") else (7, 14, 28, 56))
+        c = rng.choice([x for x in _CHANNELS if x <= _MAX_CHANNELS[hw]])
+        reps = rng.choice((2, 3, 6))
+        extra: tuple = ()
+        if family == "dense":
+            extra = (rng.choice((3, 3, 5)),)
+        elif family == "mb":
+            extra = (rng.choice((1, 3, 6)), rng.choice((3, 5)))
+        elif family == "gshuffle":
+            g = rng.choice((1, 2, 3, 4, 8))
+            c = max(c // (4 * g), 1) * 4 * g
+            extra = (g,)
+        elif family == "split":
+            c = max(c // 4 * 4, 8)
+        net = _chain(family, (c, *extra), _cell(family, c, extra), c, hw, reps)
+        if net.label not in taken:
+            taken.add(net.label)
+            out.append(net)
+    return out
+
+
+def _singles() -> list[Synthetic]:
+    out = []
+    for c, k in ((16, 3), (24, 3), (32, 3), (64, 7)):
+        out.append(Synthetic(f"stem({c},{k}) on 3x224x224", "stem", {
+            "name": "synthetic_stem", "input": [3, 224, 224],
+            "layers": [{"op": "conv2d", "out": c, "kernel": k, "stride": 2}, *_bn_act()]}))
+    for c, hw, n in ((576, 7, 1024), (1024, 7, 1000), (1280, 7, 1000), (2048, 7, 1000)):
+        out.append(Synthetic(f"head({c},{n}) on {c}x{hw}x{hw}", "head", {
+            "name": "synthetic_head", "input": [c, hw, hw],
+            "layers": [{"op": "global_avg_pool"}, {"op": "flatten"}, {"op": "linear", "out": n}]}))
+    for c, hw in ((64, 112), (96, 56), (192, 28)):
+        pool = {"op": "max_pool", "kernel": 3, "stride": 2, "padding": 1}
+        out.append(Synthetic(f"pool({c}) on {c}x{hw}x{hw}", "pool", {
+            "name": "synthetic_pool", "input": [c, hw, hw],
+            "layers": [*dense(c), pool, *dense(c), pool]}))
+    return out
+
+
+def networks(quick: bool = False) -> list[Synthetic]:
+    """The calibration set: fixed chains, single-layer networks, then seeded random chains
+    (``quick``: no random ones)."""
+    fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
+    singles = _singles()
+    if quick:
+        return fixed + singles
+    return fixed + singles + _random(RANDOM, SEED, {n.label for n in fixed + singles})
+
+
+__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "SEED"]
