@@ -76,18 +76,31 @@ class LayerTime:
                 "intensity": round(t.intensity, 4), "mac_1x1": self.traffic.mac_1x1}
 
 
-def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str) -> LayerTime:
+def _constants(dev: DeviceProfile) -> dict[str, tuple[float, float, float]]:
+    """(peak, bandwidth, overhead) per class, looked up once per prediction."""
+    return {c: (dev.cls(c).peak_flops, dev.bandwidth(c), dev.cls(c).overhead_s)
+            for c in type(dev.classes).model_fields}
+
+
+def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
+               consts: dict | None = None) -> LayerTime:
+    """The kernels' times summed (the same arithmetic as ``kernel_time``, inlined)."""
+    consts = consts or _constants(dev)
+    additive = dev.model == "additive"
+    size = DTYPE_BYTES[dtype]
     compute = memory = overhead = 0.0
     for k in lt.kernels:
-        kt = kernel_time(k, dev, batch, dtype)
-        overhead += kt.overhead_s
-        if kt.additive:
-            compute += kt.compute_s
-            memory += kt.memory_s
-        elif kt.compute_s >= kt.memory_s:
-            compute += kt.compute_s
+        peak, bw, over = consts[k.cls]
+        c = k.flops * batch / peak
+        m = ((k.reads + k.writes) * batch + k.weights) * size / bw
+        overhead += over
+        if additive:
+            compute += c
+            memory += m
+        elif c >= m:
+            compute += c
         else:
-            memory += kt.memory_s
+            memory += m
     return LayerTime(lt, overhead + compute + memory, compute, memory, overhead)
 
 
@@ -150,8 +163,9 @@ def predict(p: Profile, dev: DeviceProfile, batch: int = 1, dtype: str | None = 
         raise SpecError(f"device profile {dev.name!r} was calibrated at {dev.dtype}, not {dtype}: "
                         f"calibrate at {dtype} or give a profile for it", file=dev.file or None)
     pred = Prediction(p.model, dev, p.settings, batch, dtype)
+    consts = _constants(dev)
     for layer in p.layers:
-        lt = layer_time(layer_traffic(layer, batch, dtype), dev, batch, dtype)
+        lt = layer_time(layer_traffic(layer, batch, dtype), dev, batch, dtype, consts)
         lt.line = layer.line
         pred.layers.append(lt)
     return pred
