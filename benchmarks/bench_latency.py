@@ -19,6 +19,7 @@ optimistic baseline. Accuracy is scored against the fastest pass (on a shared ma
 processes only ever add time) and, in a second line, against the median pass.
 
     python benchmarks/bench_latency.py [--threads 1] [--quick] [--profile FILE] [--budget 1.5]
+                                       [--rounds 3] [--save-profile FILE]
 """
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ def main() -> None:
     ap.add_argument("--profile", help="use this device profile instead of calibrating")
     ap.add_argument("--budget", type=float, default=1.5, help="seconds of timed passes per configuration")
     ap.add_argument("--limit", type=int, default=0, help="only the first N configurations")
+    ap.add_argument("--save-profile", metavar="FILE", help="write the profile calibrated in this "
+                    "run to FILE (atomically), named after the file's stem")
     args = ap.parse_args()
     con = Console(width=160)
     t0 = time.perf_counter()
@@ -139,7 +142,12 @@ def main() -> None:
     else:
         samples = [cal_best[n.label] for n in nets]
         f = cal.fit(samples)
-        dev = cal.make_profile("bench", f, args.threads, args.quick, args.rounds, len(samples))
+        name = Path(args.save_profile).stem if args.save_profile else "bench"
+        dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples))
+        if args.save_profile:
+            from costmodel.output.atomic import write_atomic
+            write_atomic(args.save_profile, cal.dump(dev))
+            con.print(f"wrote {args.save_profile}")
         con.print(f"calibrated on {len(samples)} synthetic networks (fastest of {args.rounds} rounds); "
                   f"fit error {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%")
     for (name, settings, p), b in zip(profiles, best):
@@ -194,6 +202,20 @@ def main() -> None:
     for typ, (mt, pt) in sorted(types.items(), key=lambda kv: -kv[1][0])[:15]:
         t.add([typ, f"{mt * 1e3:,.1f}", f"{pt * 1e3:,.1f}", f"{100 * (pt - mt) / mt:+.1f}%" if mt else "-"])
     con.print(t.to_rich())
+    # how long `costmodel latency mobilenet_v2` takes in-process (no torch): the profile, then
+    # the prediction on the profile, each the fastest of 20
+    def fastest(fn, n=20):
+        ts = []
+        for _ in range(n):
+            a = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - a)
+        return min(ts)
+    mnv2 = Spec.load("mobilenet_v2").profile()
+    t_prof = fastest(lambda: Spec.load("mobilenet_v2").profile())
+    t_pred = fastest(lambda: predict(mnv2, dev).to_dict())
+    con.print(f"in-process, MobileNetV2: spec load + profile {t_prof * 1e3:.2f} ms, prediction "
+              f"(predict + JSON dict) {t_pred * 1e3:.2f} ms")
     con.print(f"total run time {time.perf_counter() - t0:.0f} s")
 
 
