@@ -349,7 +349,7 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
     assert prof.format == 2 and prof.model == "additive"
     from costmodel.latency.synthetic import networks
-    assert "54 synthetic networks" in prof.description and len(networks(quick=True)) == 54
+    assert "64 synthetic networks" in prof.description and len(networks(quick=True)) == 64
     assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
     assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
     assert not list(tmp_path.glob(".*.tmp"))

@@ -83,8 +83,8 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="The fixed synthetic networks only (54 of "
-                               "114), one round, less timing (under 30 s instead of about 2 "
+    quick: bool = typer.Option(False, "--quick", help="The fixed synthetic networks only (64 of "
+                               "124), one round, less timing (under 30 s instead of about 2 "
                                "minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",

@@ -23,7 +23,10 @@ split     split in halves; one half 1x1, BN, ReLU, 3x3 depthwise, BN, 1x1, BN, R
 
 plus single-layer networks for the classes no cell covers: a stem (3-channel KxK conv with
 stride 2, BN, ReLU), a head (global average pooling, flatten, linear) and windowed pooling
-(conv, BN, ReLU, max pool, twice).
+(conv, BN, ReLU, max pool, twice); and ``tiny`` chains, every class at a 4x4 map of 8 or 16
+channels, whose time is almost all per-kernel dispatch: they pin each class's overhead, which
+the large networks alone leave to the bytes term (and then fragmenting a layer into many
+small kernels, ShuffleNet V2's G3, would cost nothing).
 
 Shapes: a fixed list spanning 7..224 pixels and 8..2048 channels, then ``RANDOM`` more drawn
 with a fixed seed from the same ranges (the same on every run, so profiles are comparable).
@@ -179,11 +182,31 @@ def _singles() -> list[Synthetic]:
     return out
 
 
+def _tiny() -> list[Synthetic]:
+    def chain(label, c, hw, layers):
+        return Synthetic(f"tiny {label} on {c}x{hw}x{hw}" if hw else f"tiny {label} on {c}",
+                         "tiny", {"name": "synthetic_tiny", "input": [c, hw, hw] if hw else [c],
+                                  "layers": layers})
+    pool = {"op": "max_pool", "kernel": 3, "stride": 1, "padding": 1}
+    return [
+        chain("dense x6", 8, 4, dense(8) * 6),
+        chain("pw x6", 8, 4, pw(8) * 6),
+        chain("gshuffle(16,2) x4", 16, 4, gshuffle(16, 2) * 4),
+        chain("dwsep x6", 8, 4, dwsep(8) * 6),
+        chain("relu x12", 8, 4, [{"op": "relu"}] * 12),
+        chain("max_pool x8", 8, 4, [pool] * 8),
+        chain("split x6", 16, 4, split(16) * 6),
+        chain("shuffle x12", 16, 4, [{"op": "channel_shuffle", "groups": 2}] * 12),
+        chain("linear x8", 16, 0, [{"op": "linear", "out": 16}] * 8),
+        chain("head", 16, 4, [{"op": "global_avg_pool"}, {"op": "flatten"}, {"op": "linear", "out": 8}]),
+    ]
+
+
 def networks(quick: bool = False) -> list[Synthetic]:
     """The calibration set: fixed chains, single-layer networks, then seeded random chains
     (``quick``: no random ones)."""
     fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
-    singles = _singles()
+    singles = _singles() + _tiny()
     if quick:
         return fixed + singles
     return fixed + singles + _random(RANDOM, SEED, {n.label for n in fixed + singles})
