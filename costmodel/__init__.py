@@ -4,12 +4,38 @@
 neither torch nor fvcore. The package is laid out by concern, imports running one way:
 
     spec/ -> graph/ -> ops/, count/ -> output/, guard/, sweep/, papers/, latency/ -> torch/, cli/
+
+The names below are loaded on first use (PEP 562), so that ``import costmodel.X`` (the CLI
+importing only the command it runs) does not import the whole analytic path.
 """
-from costmodel.errors import SpecError
-from costmodel.count.profile import Profile, Spec, profile
-from costmodel.version import __version__
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __all__ = ["Profile", "Spec", "SpecError", "profile", "verify", "__version__"]
+
+if TYPE_CHECKING:       # pragma: no cover
+    from costmodel.count.profile import Profile, Spec, profile
+    from costmodel.errors import SpecError
+    from costmodel.version import __version__
+
+_LAZY = {"Profile": "costmodel.count.profile", "Spec": "costmodel.count.profile",
+         "profile": "costmodel.count.profile", "SpecError": "costmodel.errors",
+         "__version__": "costmodel.version"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'costmodel' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})
 
 
 def verify(source, **settings):

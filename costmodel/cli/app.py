@@ -14,9 +14,12 @@ from typing import Any, Optional
 
 import typer
 
+from costmodel.cli import coercion
 from costmodel.count.dtypes import DTYPE_BYTES
 
 from costmodel.errors import SpecError
+
+coercion.install()     # typer converts plain values without building pydantic adapters
 
 app = typer.Typer(
     name="costmodel",
@@ -119,8 +122,31 @@ def emit(tab, fmt: str) -> None:
     elif fmt == "latex":
         sys.stdout.write(tab.to_latex())
     else:
+        from costmodel.output import plain
+        width = plain.width()
+        text = tab.to_plain(width) if width is not None else None
+        if text is not None:            # into a pipe or a file: rich's characters, no rich
+            sys.stdout.write(text)
+            return
         c = console()
         c.print(tab.to_rich(c.width))
+
+
+def say(*parts: "str | tuple[str, str]") -> None:
+    """Print one line made of plain text and (style, text) parts: through rich on a terminal
+    (styled), written directly when no style is printed and the line fits the width."""
+    from costmodel.output import plain
+    from costmodel.output.text import plain_width, visible
+    width = plain.width()
+    text = "".join(visible(p if isinstance(p, str) else p[1]) for p in parts)
+    if width is not None and len(text) <= width and plain_width(text):
+        sys.stdout.write(text + "\n")
+        return
+    from rich.text import Text
+    line = Text()
+    for p in parts:
+        line.append(visible(p)) if isinstance(p, str) else line.append(visible(p[1]), style=p[0])
+    console().print(line, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> None:

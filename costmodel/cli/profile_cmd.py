@@ -7,13 +7,13 @@ from typing import Optional
 
 import typer
 
-from costmodel.output.text import fmt_int, markup
+from costmodel.output.text import fmt_int
 from costmodel.count import conventions
 from costmodel.count.report import layer_rows, layer_table, type_table
 from costmodel.spec.settings import parse_assignments
 
-from costmodel.cli.app import (By, Dtype, Format, app, console, convention_option, emit,
-                               print_json, set_option)
+from costmodel.cli.app import (By, Dtype, Format, app, convention_option, emit, print_json,
+                               say, set_option)
 
 
 @app.command(rich_help_panel="profile", epilog="Examples:\n\n"
@@ -93,15 +93,14 @@ def profile(
         return
     emit(tab, fmt.value)
     if fmt == Format.table:
-        c = console()
-        c.print(f"[bold]{markup(p.model)}[/bold]: {fmt_int(p.mult_adds)} mult-adds "
-                f"({p.mult_adds / 1e6:.1f} M), {fmt_int(p.params)} params ({p.params / 1e6:.2f} M), "
-                f"{fmt_int(p.activations)} activations", highlight=False)
+        say(("bold", p.model), f": {fmt_int(p.mult_adds)} mult-adds "
+            f"({p.mult_adds / 1e6:.1f} M), {fmt_int(p.params)} params ({p.params / 1e6:.2f} M), "
+            f"{fmt_int(p.activations)} activations")
         if convention.value != "paper" or batch != 1:
             conv = conventions.get(convention.value)
             n = p.total(conv.name, batch)
-            c.print(f"{conv.title}{f' ({conv.peer})' if conv.peer else ''}: {n:,} ({n / 1e6:.1f} M)"
-                    + (f" for the batch of {batch}" if batch != 1 else ""), highlight=False)
+            say(f"{conv.title}{f' ({conv.peer})' if conv.peer else ''}: {n:,} ({n / 1e6:.1f} M)"
+                + (f" for the batch of {batch}" if batch != 1 else ""))
 
 
 def _traffic(p, fmt: Format, dtype: str, batch: int) -> None:

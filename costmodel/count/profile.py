@@ -5,8 +5,6 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from pydantic import ValidationError
-
 from costmodel.spec import settings as settings_mod
 from costmodel.count.conventions import CONVENTIONS, counts, gradient_free
 from costmodel.count.dtypes import DTYPE_BYTES
@@ -18,7 +16,8 @@ from costmodel.spec.extends import resolve_extends
 from costmodel.spec.loader import read_spec_file
 from costmodel.spec import zoo
 from costmodel.spec.messages import nested_line
-from costmodel.spec.schema import SpecFile
+from costmodel.spec import validate
+from costmodel.spec.validate import ValidationError
 
 BYTES_PER_ELEMENT = 4  # fp32: the memory figures of totals() (the guarded baseline)
 INT64_BYTES = 8
@@ -34,7 +33,7 @@ class Spec:
             raise SpecError(f"the top level must be a mapping with name, input and layers, got {kind}",
                             file=file, line=getattr(raw, "line", 1))
         try:
-            self.model = SpecFile.model_validate(dict(raw))
+            self.model = validate.validate("SpecFile", dict(raw))
         except ValidationError as exc:
             errors = exc.errors()
             err = next((e for e in errors if e["type"] == "extra_forbidden"),
@@ -46,7 +45,7 @@ class Spec:
                                 f"{err['msg'].removeprefix('Value error, ')}",
                                 file=file, line=nested_line(raw, loc)) from None
             if len(loc) <= 1:
-                known = list(SpecFile.model_fields)
+                known = list(validate.fields("SpecFile"))
                 e = validation_error(exc, "the spec header", raw, known)
                 raise e.located(file=file) from None
             where = ".".join(map(str, loc))

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from costmodel.errors import SpecError
 from costmodel.graph.nodes import Layer, Node, Parallel, Seq, renamed
 from costmodel.graph.values import LETS, NAME_RE, block_arg, field_value, input_env, to_int
@@ -15,7 +13,9 @@ from costmodel.ops import OPS, Op, Shape, lookup, numel
 from costmodel.spec import expr
 from costmodel.spec.loader import LineDict
 from costmodel.spec.messages import line_of, suggest, validation_error
-from costmodel.spec.schema import RESERVED_CALL_KEYS, STRUCTURAL, BlockDef, SpecFile, op_model
+from costmodel.spec import validate
+from costmodel.spec.records import RESERVED_CALL_KEYS, STRUCTURAL_KINDS as STRUCTURAL, BlockDef, SpecFile
+from costmodel.spec.validate import ValidationError
 from costmodel.ops.base import REQUIRED
 
 MAX_LAYERS = 100_000
@@ -219,11 +219,11 @@ class Expander:
                 op = self._check_op(raw)
                 fields = self._split_fields(op, raw)
             else:
-                model = STRUCTURAL[kind]
                 try:
-                    model.model_validate(dict(raw))
+                    validate.validate(f"entry_{kind}", dict(raw))
                 except ValidationError as exc:
-                    raise validation_error(exc, f"{kind} entry", raw, list(model.model_fields)) from None
+                    raise validation_error(exc, f"{kind} entry", raw,
+                                           list(validate.fields(f"entry_{kind}"))) from None
         except SpecError as exc:
             local = str(idx) if name is None else str(name)
             raise exc.located(file=file, line=line,
@@ -311,9 +311,8 @@ class Expander:
             op = lookup(e["op"])
         except SpecError as exc:
             raise exc.located(line=line_of(e, key="op")) from None
-        model = op_model(op.name)
         try:
-            model.model_validate(dict(e))
+            validate.validate(f"op_{op.name}", dict(e))
         except ValidationError as exc:
             raise validation_error(exc, f"op {op.name}", e, ["op", "name", "when", *op.fields],
                                    {k: f.kind for k, f in op.fields.items()}) from None

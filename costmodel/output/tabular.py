@@ -9,7 +9,6 @@ marked ``abbreviate`` in their middle, and says so in a note under the table.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 from dataclasses import dataclass, field
@@ -112,7 +111,7 @@ class Tabular:
 
     # --- terminal ---------------------------------------------------------------------------
     def _needs(self, headers: bool = True) -> list[int]:
-        from rich.cells import cell_len
+        cell_len = _text.cell_len
         body = [self._cells(r) for r in self.rows] + ([self._cells(self.footer)] if self.footer else [])
         return [max([cell_len(c.header) if headers else 1] + [cell_len(r[i]) for r in body if i < len(r)])
                 for i, c in enumerate(self.columns)]
@@ -154,7 +153,7 @@ class Tabular:
     def fit(self, width: int | None) -> tuple[list[int], dict[int, int], list[str]]:
         """Which columns to show in `width` characters: (kept column indexes, {column: cell
         width it is shortened to}, notes saying what was left out)."""
-        from rich.cells import cell_len
+        cell_len = _text.cell_len
         body = [self._cells(r) for r in self.rows] + ([self._cells(self.footer)] if self.footer else [])
         need = [max([cell_len(c.header)] + [cell_len(r[i]) for r in body if i < len(r)])
                 for i, c in enumerate(self.columns)]
@@ -243,6 +242,12 @@ class Tabular:
             t.caption_justify = "left"
         return t
 
+    def to_plain(self, width: int, max_rows: int = MAX_RICH_ROWS) -> str | None:
+        """What rich prints for ``to_rich(width)`` where it prints no style (into a pipe or a
+        file), written without rich; None where only rich can (output/plain.py)."""
+        from costmodel.output import plain
+        return plain.render(self, width, max_rows)
+
     # --- text formats -----------------------------------------------------------------------
     def to_markdown(self) -> str:
         def esc(s: str) -> str:
@@ -268,6 +273,7 @@ class Tabular:
         keys = self.csv_header()
         if len(set(keys)) != len(keys):
             raise ValueError(f"CSV columns of {self.title!r} are not unique: {keys}")
+        import csv
         idx = [i for i, c in enumerate(self.columns) if c.machine]
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-import unicodedata
 
 MAX_BITS = 200         # about 60 digits; more: shown as an order of magnitude
 
@@ -27,6 +26,7 @@ def visible(text: object, keep_newlines: bool = False) -> str:
     s = text if isinstance(text, str) else str(text)
     if s.isprintable():
         return s
+    import unicodedata
     out = []
     for ch in s:
         if ch == "\n" and keep_newlines:
@@ -59,3 +59,25 @@ def fmt_int(n: int) -> str:
     log = math.log10(m >> shift) + shift * math.log10(2)
     exp = math.floor(log)
     return f"{'-' if n < 0 else ''}~{10 ** (log - exp):.2f}e+{exp}"
+
+
+# characters one terminal cell wide, as rich measures them: printable Latin-1 and Latin
+# Extended (not the soft hyphen) and the symbols the tool writes (tests/test_outputs_plain.py)
+_ONE_CELL = frozenset("\u2026\u00d7\u0394\u2013\u2014\u2018\u2019\u201c\u201d\u2022\u2248"
+                      "\u2264\u2265\u2192\u2190\u2212\u03bc\u03b1\u03b2\u03b3\u03c3")
+
+
+def plain_width(s: str) -> bool:
+    """Whether every character of ``s`` is one cell wide (no need to ask rich)."""
+    if s.isascii():
+        return s.isprintable()
+    return all((" " <= ch <= "~") or ("\u00a0" <= ch <= "\u02ff" and ch != "\u00ad")
+               or ch in _ONE_CELL for ch in s)
+
+
+def cell_len(s: str) -> int:
+    """Terminal cells ``s`` takes (rich's measure; rich is asked only for rare characters)."""
+    if plain_width(s):
+        return len(s)
+    from rich.cells import cell_len as rich_len
+    return rich_len(s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from costmodel.errors import SpecError
 from costmodel.spec.loader import LineDict, LineList

@@ -26,16 +26,18 @@ names every layer itself). This is how a spec matches another model's ``state_di
 """
 from __future__ import annotations
 
-import difflib
 import re
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, StrictBool, StrictFloat, StrictInt, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, create_model
 from pydantic.functional_validators import field_validator, model_validator
 from pydantic.json_schema import WithJsonSchema
 
 from costmodel.ops import OPS, Op
+from costmodel.spec import records
+from costmodel.spec.records import (NAME_PATTERN, NAME_RE, RESERVED_CALL_KEYS,  # noqa: F401
+                                    RESERVED_DOC, RESERVED_NAMES, check_name)
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, str]
 LetValue = Union[StrictBool, StrictInt, StrictFloat, str, list[Any]]
@@ -45,25 +47,15 @@ BoolExpr = Union[StrictBool, str]
 _ENTRY_MARK = "x-costmodel-entry"
 EntryList = Annotated[list[Any], WithJsonSchema({"type": "array", "items": {_ENTRY_MARK: True}})]
 
-NAME_PATTERN = r"^\$?[A-Za-z0-9_]+$"      # $arg: named by a block argument
-NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")   # a plain name (settings, lets, arguments)
-RESERVED_CALL_KEYS = ("block", "name", "when", "rows", "flat")
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-RESERVED_NAMES = ("in_channels", "in_h", "in_w")
-RESERVED_DOC = ("in_channels, in_h and in_w are reserved: the channels, height and width of the "
-                "input of the entry being evaluated (for a block's let and argument defaults: "
-                "the block's input)")
-
-
-def check_name(name: str, what: str) -> None:
-    """A name a spec binds (setting, let, argument, loop variable) must not be reserved."""
-    if name in RESERVED_NAMES:
-        raise ValueError(f"{what} {name!r} redefines a reserved name; {RESERVED_DOC}")
+def _check(*fields: str, mode: str = "after"):
+    """A field validator that is a plain function of records.py (no cls): the generated
+    validators call the same function."""
+    return lambda fn: field_validator(*fields, mode=mode)(staticmethod(fn))  # type: ignore[call-overload]
 
 
 class SettingDecl(_Strict):
@@ -79,27 +71,7 @@ class SettingDecl(_Strict):
     new: Optional[StrictBool] = Field(None, description="in a spec that extends another: this "
                                       "setting is new on purpose (not a misspelt parent setting)")
 
-    @model_validator(mode="after")
-    def _one_source(self):
-        given = [k for k in ("default", "expr", "derived") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("a setting declares exactly one of default, expr, derived; got "
-                             + (", ".join(given) or "none"))
-        if self.choices is not None:
-            if not self.choices:
-                raise ValueError("choices is empty")
-            if self.default is not None and not any(
-                    type(c) is type(self.default) and c == self.default or
-                    (isinstance(c, (int, float)) and isinstance(self.default, (int, float))
-                     and not isinstance(c, bool) and not isinstance(self.default, bool)
-                     and c == self.default) for c in self.choices):
-                raise ValueError(f"the default {self.default!r} is not one of its own choices "
-                                 f"({', '.join(map(repr, self.choices))})")
-        elif isinstance(self.default, str):
-            raise ValueError(f"a string default ({self.default!r}) needs choices: strings are "
-                             "names, not numbers or expressions; to compute a setting from "
-                             "others write {expr: ...} (overridable) or {derived: ...}")
-        return self
+    _one_source = model_validator(mode="after")(records.setting_one_source)
 
 
 class ArgDecl(_Strict):
@@ -109,12 +81,7 @@ class ArgDecl(_Strict):
     optional: StrictBool = False
     doc: Optional[str] = None
 
-    @model_validator(mode="after")
-    def _one(self):
-        if self.optional and self.default is not None:
-            raise ValueError("an argument is optional (the op's default) or has a default, "
-                             "not both")
-        return self
+    _one = model_validator(mode="after")(records.arg_one)
 
 
 REQUIRED_ARG = None
@@ -131,40 +98,13 @@ class BlockDef(_Strict):
     body: EntryList
     doc: Optional[str] = None
 
-    @field_validator("args")
-    @classmethod
-    def _no_reserved(cls, v):
-        names = list(v)
-        if isinstance(v, list) and len(set(names)) != len(names):
-            raise ValueError("an argument is named twice")
-        for n in names:
-            if not isinstance(n, str) or not NAME_RE.match(n) or n[0].isdigit():
-                raise ValueError(f"argument name {n!r} must be a word (letters, digits, '_')")
-            if n in RESERVED_CALL_KEYS:
-                raise ValueError(f"argument name {n!r} is reserved ({', '.join(RESERVED_CALL_KEYS)})")
-            check_name(n, "argument")
-        return v
-
-    @field_validator("let")
-    @classmethod
-    def _let_names(cls, v):
-        for n in v:
-            check_name(n, "let")
-        return v
+    _no_reserved = _check("args")(records.block_args)
+    _let_names = _check("let")(records.let_names)
 
     def arg_defaults(self) -> dict[str, Any]:
         """Argument name -> default (None: required; expr.UNSET: the op's default), in
         declaration order."""
-        from costmodel.spec.expr import UNSET
-        if isinstance(self.args, list):
-            return {a: None for a in self.args}
-        out: dict[str, Any] = {}
-        for k, v in self.args.items():
-            if isinstance(v, ArgDecl):
-                out[k] = UNSET if v.optional else v.default
-            else:
-                out[k] = v
-        return out
+        return records.arg_defaults(self)
 
 
 class Grid(_Strict):
@@ -194,61 +134,10 @@ class SpecFile(_Strict):
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     layers: EntryList
 
-    @field_validator("settings", "let")
-    @classmethod
-    def _names(cls, v):
-        for n in v:
-            if not isinstance(n, str) or not NAME_RE.match(n) or n[0].isdigit():
-                raise ValueError(f"name {n!r} must be a word (letters, digits, '_')")
-            check_name(n, "name")
-        return v
-
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _typed_settings(cls, v):
-        if not isinstance(v, dict):
-            return v
-        out = {}
-        for n, d in v.items():
-            if isinstance(d, dict):
-                try:
-                    out[n] = SettingDecl.model_validate(dict(d))
-                except ValidationError as exc:
-                    err = exc.errors()[0]
-                    where = ".".join(map(str, err["loc"]))
-                    msg = err["msg"]
-                    if msg.startswith("Value error, "):
-                        msg = msg[len("Value error, "):]
-                    raise ValueError(f"setting {n!r}: " + (f"{where}: " if where else "")
-                                     + msg) from None
-                continue
-            out[n] = d
-            if isinstance(d, str):
-                raise ValueError(
-                    f"setting {n!r}: a string value ({d!r}) needs choices ({{default: "
-                    f"{d}, choices: [...]}}): strings are names, not numbers or conditions; "
-                    "to compute a setting from others write {expr: ...} (overridable) or "
-                    "{derived: ...}")
-        return out
-
-    @field_validator("defaults")
-    @classmethod
-    def _defaults(cls, v):
-        known = sorted({f for op in OPS.values() for f in op.fields})
-        for k in v:
-            if k not in known:
-                close = difflib.get_close_matches(k, known, n=1)
-                raise ValueError(f"defaults: no op has a field {k!r}"
-                                 + (f" (did you mean {close[0]!r}?)" if close else "")
-                                 + f"; fields: {', '.join(known)}")
-        return v
-
-    @field_validator("input")
-    @classmethod
-    def _input_len(cls, v):
-        if len(v) not in (1, 3):
-            raise ValueError("input must be [C, H, W] (or [F] for a flat vector)")
-        return v
+    _names = _check("settings", "let")(records.word_names)
+    _typed_settings = _check("settings", mode="before")(records.typed_settings)
+    _defaults = _check("defaults")(records.known_defaults)
+    _input_len = _check("input")(records.input_len)
 
 
 class _EntryBase(_Strict):
@@ -280,11 +169,7 @@ class RepeatEntry(_Structural):
         "i", alias="as", description="loop variable name")
     body: EntryList
 
-    @field_validator("as_")
-    @classmethod
-    def _as(cls, v):
-        check_name(v, "loop variable")
-        return v
+    _as = _check("as_")(records.loop_var)
 
 
 class ParallelEntry(_Structural):
@@ -301,6 +186,7 @@ class ResidualEntry(_Structural):
 
 STRUCTURAL = {"block": BlockCall, "seq": SeqEntry, "repeat": RepeatEntry,
               "parallel": ParallelEntry, "residual": ResidualEntry}
+assert tuple(STRUCTURAL) == records.STRUCTURAL_KINDS
 
 _PAIR = Union[StrictInt, str, Annotated[list[Union[StrictInt, str]], Field(min_length=2, max_length=2)]]
 _KIND_TYPES: dict[str, Any] = {

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 
 from costmodel.errors import SpecError, excerpt
 from costmodel.spec import expr
-from costmodel.spec.schema import SettingDecl, SpecFile
+from costmodel.spec import validate
+from costmodel.spec.records import SettingDecl, SpecFile
 
 
 MAX_NUMBER_CHARS = 40
@@ -17,7 +18,7 @@ _FLOAT_RE = re.compile(r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$", r
 
 
 def declared(spec: SpecFile) -> dict[str, SettingDecl]:
-    return {k: v if isinstance(v, SettingDecl) else SettingDecl(default=v)
+    return {k: v if isinstance(v, SettingDecl) else validate.validate("SettingDecl", {"default": v})
             for k, v in spec.settings.items()}
 
 

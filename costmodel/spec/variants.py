@@ -15,7 +15,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 from costmodel.errors import SpecError
-from costmodel.spec.schema import Grid
+from costmodel.spec.records import Grid
 
 if TYPE_CHECKING:                      # a parsed spec; the spec layer needs only its shape
     from costmodel.count.profile import Spec
