@@ -107,10 +107,10 @@ def console(stderr: bool = False):
 def print_json(data: Any, meta: bool = True) -> None:
     """Print a JSON document. A mapping starts with the document format's version and the
     tool's (``format_version``, ``tool``, ``tool_version``) unless `meta` is False."""
+    from costmodel.output.jsondoc import document, dumps
     if meta and isinstance(data, dict):
-        from costmodel.output.jsondoc import document
         data = document(data)
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def emit(tab, fmt: str) -> None:

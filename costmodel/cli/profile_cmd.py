@@ -9,7 +9,6 @@ import typer
 
 from costmodel.output.text import fmt_int
 from costmodel.count import conventions
-from costmodel.count.report import layer_rows, layer_table, type_table
 from costmodel.spec.settings import parse_assignments
 
 from costmodel.cli.app import (By, Dtype, Format, app, convention_option, emit, print_json,
@@ -73,6 +72,7 @@ def profile(
     if fmt == Format.json:
         print_json(p.to_dict(convention.value, batch, dtype.value))
         return
+    from costmodel.count.report import layer_rows, layer_table, type_table
     if fmt == Format.csv and by == By.layer:
         import csv
         rows = layer_rows(p, convention.value, depth, hide, top)
