@@ -164,11 +164,11 @@ def test_mutation_is_caught(tree, capsys, file, old, new, model, layer, how, mac
     code, rep = check_json(capsys, tree)
     assert code == 1 and rep["status"] == "changed"
     # Only the mutated spec is reported, and the specs that extend it.
-    assert {c["spec"] for c in rep["changes"]} == {file} | dependents(tree / "specs", file)
+    assert {c["file"] for c in rep["changes"]} == {file} | dependents(tree / "specs", file)
     assert model in {c["model"] for c in rep["changes"]}
     assert not rep["new_specs"] and not rep["removed_specs"]
     assert not rep["new_variants"] and not rep["removed_variants"]
-    [first] = [d for d in rep["first_layer_changes"] if d["spec"] == file]
+    [first] = [d for d in rep["first_layer_changes"] if d["file"] == file]
     assert first["model"] == model and first["layer"] == layer
     text = "; ".join(first["how"])
     for words in how:
@@ -323,8 +323,8 @@ def test_new_and_removed_specs(tree, capsys):
     (specs / "mobilenet_v2.yaml").unlink()
     code, rep = check_json(capsys, tree)
     assert code == 1 and rep["changes"] == []
-    assert rep["new_specs"] == [{"spec": "mine.yaml", "model": "mine"}]
-    assert rep["removed_specs"] == [{"spec": "mobilenet_v2.yaml", "model": "mobilenet_v2"}]
+    assert rep["new_specs"] == [{"file": "mine.yaml", "model": "mine"}]
+    assert rep["removed_specs"] == [{"file": "mobilenet_v2.yaml", "model": "mobilenet_v2"}]
     code, out, _ = run(capsys, "check", specs, "--baseline", tree / "baseline.json")
     assert code == 1 and "new spec" in out and "removed spec" in out
 

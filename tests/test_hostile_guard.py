@@ -66,7 +66,7 @@ def test_default_moved_to_another_grid_point_is_caught(tree):
     assert r.code == 0 and json.loads(r.out)["totals"]["mult_adds"] == V1_192
     code, rep = check(tree)
     assert code == 1 and rep["status"] == "changed"
-    assert rep["default_changes"] == [{"spec": "mobilenet_v1.yaml", "model": "mobilenet_v1",
+    assert rep["default_changes"] == [{"file": "mobilenet_v1.yaml", "model": "mobilenet_v1",
                                        "setting": "resolution", "before": 224, "after": 192}]
     [macs] = [c for c in rep["changes"] if c["metric"] == "mult_adds"]
     assert macs["variant"] == "default" and (macs["before"], macs["after"]) == (V1_224, V1_192)

@@ -144,7 +144,7 @@ def test_zoo_lists_every_shipped_spec_with_settings_and_citation(cli):
     specs = {s["name"]: s for s in json.loads(r.out)["specs"]}
     assert set(specs) == {p.stem for p in (PKG / "zoo").glob("*.yaml")}
     assert "width=1.0" in specs["mobilenet_v1"]["settings"]
-    assert "1704.04861" in specs["mobilenet_v1"]["source"]
+    assert "1704.04861" in specs["mobilenet_v1"]["citation"]
 
 
 # --- check reads all of it -------------------------------------------------------------------

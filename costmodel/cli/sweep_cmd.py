@@ -3,7 +3,6 @@ settings, filtered, streamed, on local processes or Ray."""
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -37,8 +36,8 @@ class Backend(str, enum.Enum):
 def render(s: sweep_mod.Sweep, fmt: str) -> str:
     """The sweep as Markdown or JSON (a complete two-axis grid adds the matrices)."""
     if fmt == "json":
-        from costmodel.output.jsondoc import document
-        return json.dumps(document(s.to_json()), indent=2) + "\n"
+        from costmodel.output.jsondoc import document, dumps
+        return dumps(document(s.to_json())) + "\n"
     text = sweep_mod.table(s).to_markdown()
     if len(s.axes) == 2 and s.complete:
         text += "\n" + sweep_mod.matrix(s, "mult_adds").to_markdown()

@@ -16,7 +16,7 @@ def rows() -> list[dict]:
         settings = s.settings()     # resolved defaults (computed settings included)
         out.append({"name": name, "model": s.name,
                     "settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
-                    "source": s.model.citation or "", "file": str(zoo.path_of(name))})
+                    "citation": s.model.citation or "", "file": str(zoo.path_of(name))})
     return out
 
 
@@ -33,6 +33,6 @@ def zoo_cmd(fmt: Format = typer.Option(Format.table, "--format", "-f",
         return
     tab = Tabular("The zoo (costmodel profile NAME)", [
         Column("Name", "left"), Column("Model", "left"), Column("Settings (defaults)", "left"),
-        Column("Source", "left")], [[r["name"], r["model"], r["settings"], r["source"]]
+        Column("Source", "left")], [[r["name"], r["model"], r["settings"], r["citation"]]
                                     for r in data])
     emit(tab, fmt.value)

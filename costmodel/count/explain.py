@@ -74,7 +74,7 @@ class Explanation:
         return {"model": self.model, "settings": dict(self.settings), "batch": self.batch,
                 "a": conv(self.a, self.total_a), "b": conv(self.b, self.total_b),
                 "delta": self.delta,
-                "by_type": [{"type": r.type, "op": r.op, "layers": r.layers, "a": r.a, "b": r.b,
+                "by_type": [{"type": r.type, "op": r.op, "num_layers": r.layers, "a": r.a, "b": r.b,
                              "delta": r.delta, "rule_a": r.rule_a, "rule_b": r.rule_b}
                             for r in self.rows]}
 

@@ -115,7 +115,7 @@ class Change:
         return None if self.before == 0 else 100.0 * self.delta / self.before
 
     def to_dict(self) -> dict:
-        return {"spec": self.spec, "model": self.model, "variant": self.variant,
+        return {"file": self.spec, "model": self.model, "variant": self.variant,
                 "metric": self.metric, "before": self.before, "after": self.after,
                 "delta": self.delta, "delta_pct": self.delta_pct, "within_tolerance": self.ok}
 
@@ -133,7 +133,7 @@ class LayerDiff:
     after: Optional[str] = None
 
     def to_dict(self) -> dict:
-        return {"spec": self.spec, "model": self.model, "variant": self.variant,
+        return {"file": self.spec, "model": self.model, "variant": self.variant,
                 "index": self.index, "layer": self.layer, "how": self.how,
                 "before": self.before, "after": self.after}
 
@@ -153,7 +153,7 @@ class DefaultChange:
         return f"{self.setting} {show(self.before)} -> {show(self.after)}"
 
     def to_dict(self) -> dict:
-        return {"spec": self.spec, "model": self.model, "setting": self.setting,
+        return {"file": self.spec, "model": self.model, "setting": self.setting,
                 "before": self.before, "after": self.after}
 
 
@@ -171,7 +171,7 @@ class Item:
     variant: Optional[str] = None
 
     def to_dict(self) -> dict:
-        d = {"spec": self.spec, "model": self.model}
+        d = {"file": self.spec, "model": self.model}
         if self.variant is not None:
             d["variant"] = self.variant
         return d

@@ -29,7 +29,9 @@ from costmodel.sweep.trace import METRICS
 __all__ = ["MAX_POINTS", "METRICS", "Plan", "Point", "Sweep", "matrix", "parse_grid", "run",
            "table"]
 
-CONVENTIONS = {"mult_adds": "conv + linear multiply-accumulates, bias excluded",
+# what each metric of a point is (the JSON's "metrics"; "conventions" in profile's JSON names
+# the counting conventions themselves)
+METRIC_DOCS = {"mult_adds": "conv + linear multiply-accumulates, bias excluded",
                "params": "every trainable parameter",
                "weights": "conv/linear weights only",
                "activations": "output elements of every layer",
@@ -50,7 +52,7 @@ class Point:
 
 @dataclass
 class Sweep:
-    spec: str                     # the spec's name
+    spec: str                     # the model's name (the JSON's "model")
     file: str
     axes: dict[str, list[Any]]    # the grid, values coerced to the settings' types
     fixed: dict[str, Any]
@@ -63,8 +65,8 @@ class Sweep:
                 for p in self.points]
 
     def to_json(self) -> dict:
-        out = {"spec": self.spec, "file": self.file, "grid": self.axes, "fixed": self.fixed,
-               "conventions": CONVENTIONS}
+        out = {"model": self.spec, "file": self.file, "grid": self.axes, "fixed": self.fixed,
+               "metrics": METRIC_DOCS}
         if self.filters:
             out.update(self.filters)
         out["points"] = self.records()

@@ -170,7 +170,8 @@ class Verification:
             "model": self.model, "file": self.file, "settings": dict(self.settings),
             "match": self.ok, "problems": self.problems(), "totals": self.totals(),
             "conventions": {c.name: c.doc for c in CONVENTIONS.values()},
-            "by_type": [vars(r) for r in self.by_type()],
+            "by_type": [{("num_layers" if k == "count" else k): v for k, v in vars(r).items()}
+                        for r in self.by_type()],
             "fvcore_by_operator": dict(self.fvcore_by_operator),
             "unsupported_ops": dict(self.unsupported_ops),
             "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
