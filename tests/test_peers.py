@@ -20,22 +20,13 @@ peers = pytest.importorskip("costmodel.torch.peers")
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-# Specs using an op whose peers' rules are not stated yet (ops.base.PEERS_NOT_STATED, GELU):
-# every peer convention refuses them (NoRule, exit 2); test_specs_without_stated_rules_refuse.
-NOT_STATED_SPECS = {"convnext_t"}
-SPECS = [n for n in zoo.names() if n not in NOT_STATED_SPECS]
+SPECS = zoo.names()
 
 
-def test_specs_without_stated_rules_refuse_every_peer():
-    from costmodel.ops.base import NoRule
+def test_every_convention_counts_every_shipped_spec():
+    """Every op states every peer's rule: no shipped spec is refused by any convention."""
     for name in zoo.names():
-        p = profile(name)
-        for c in conventions.PEERS:
-            if name in NOT_STATED_SPECS and c != "calflops-macs":   # MACs: defined for every op
-                with pytest.raises(NoRule):
-                    p.total(c)
-            else:
-                p.total(c)
+        assert profile(name).available() == {}, name
 
 # The issue's table (#15): what each peer printed for the same built modules.
 TABLE = {
@@ -134,33 +125,72 @@ def test_a_seeded_wrong_rule_is_caught_and_named(monkeypatch):
 
 
 def test_every_op_has_a_rule_for_every_peer():
-    """A new op must state each peer's rule, or be listed as not stated (NoRule: never a silent
-    0); the listed ones really refuse every peer convention."""
-    from costmodel.ops.base import OPS, PEER_RULES, PEERS_NOT_STATED, NoRule, Op
+    """A new op must state each peer's rule in its class (the base class raises NoRule: never
+    a silent 0)."""
+    from costmodel.ops.base import OPS, PEER_RULES, Op
     missing = [f"{name}.{rule}" for name, op in OPS.items() for rule in PEER_RULES
-               if getattr(type(op), rule) is getattr(Op, rule) and rule != "calflops_macs"
-               and name not in PEERS_NOT_STATED]
+               if getattr(type(op), rule) is getattr(Op, rule) and rule != "calflops_macs"]
     assert not missing, missing
-    for name in PEERS_NOT_STATED:
-        for rule in PEER_RULES:
-            if rule == "calflops_macs":
-                continue
-            with pytest.raises(NoRule):
-                getattr(OPS[name], rule)({}, (8, 4, 4), (8, 4, 4), 1)
 
 
-def test_new_activations_without_a_stated_rule_refuse_the_peers(cli, write_spec):
-    """GELU has no stated peer rule: a peer convention is exit 2 naming it, not a number."""
+# Issue 11's ops (layer norm channels-first and flat, with and without affine, GELU, the layer
+# scale channels-first and flat, the global pool's mean mode, the mul gate, the SE with GELU)
+# on a tiny network, input 3x4x4. Per sample, by hand from each peer's source:
+#   conv 3->8 1x1, no bias: 384 MACs. C x H x W = 128 elements; the SE squeezes 8 -> 4 (64 MACs,
+#   biases 4 + 8); flat layer norm over 8 features (16 params); linear 8 -> 10 (80 MACs, bias 10).
+NEW_OPS = [
+    {"op": "conv2d", "out": 8, "kernel": 1},
+    {"op": "layer_norm", "eps": 1e-6}, "gelu", {"op": "layer_norm", "affine": False}, "scale",
+    {"parallel": [[], [{"op": "global_avg_pool", "mode": "mean"}, "sigmoid"]], "merge": "mul"},
+    {"op": "se", "squeeze": 4, "gate": "sigmoid", "act": "gelu"},
+    {"op": "global_avg_pool", "mode": "mean"}, "flatten", "layer_norm", "scale",
+    {"op": "linear", "out": 10}]
+NEW_OPS_BY_HAND = {
+    # thop: conv 384; LN 4/element (512), without affine 2 (256); SE pool 8 x (16 + 1) + 64;
+    # flat LN 4 x 8; linear in x out (80); GELU, scale, mean, sigmoid, mul: no rule, 0
+    "thop": 384 + 512 + 256 + (8 * 17 + 64) + 32 + 80,
+    # ptflops: LN 1/element affine or not (128 + 128); GELU twice (256); SE: pool 2 x 128,
+    # convs 64 + biases 12, GELU twice 2 x 4; flat LN 8; linear 80 + 10; scale, mean, mul 0
+    "ptflops": 384 + 128 + 256 + 128 + (256 + 64 + 12 + 8) + 8 + 90,
+    # ptflops aten: convolutions and addmm with their biases only
+    "ptflops-aten": 384 + (64 + 12) + 90,
+    # torchinfo: LN's 2C parameters (16), none without affine; scale's gamma is not a weight
+    # or bias: 0; SE's 76 parameters; flat LN 16; linear 90
+    "torchinfo": 384 + 16 + 76 + 16 + 90,
+    # calflops: 2 x MACs; LN 5/element (640), without affine 4 (512); GELU 1 (128);
+    # SE: pool 128 + 2 x 64 + biases 12 + GELU 4; flat LN 40; linear 2 x 80 (no bias)
+    "calflops": 768 + 640 + 128 + 512 + (128 + 128 + 12 + 4) + 40 + 160,
+    "calflops-macs": 384 + 64 + 80,
+    # torchprofile: LN 1/output element with affine (128), 0 without; scale aten::mul 128;
+    # mean 1/output (8); the gate's mul 128; SE: pool 8 + 64 + mul 128; mean 8; flat LN 8;
+    # flat scale 8; linear 80; GELU and sigmoid no handler: 0
+    "torchprofile": 384 + 128 + 128 + 8 + 128 + (8 + 64 + 128) + 8 + 8 + 8 + 80,
+}
+
+
+def test_new_ops_peers_by_hand_and_against_the_real_peers():
+    p = profile({"name": "new_ops", "input": [3, 4, 4], "layers": NEW_OPS})
+    for name, number in NEW_OPS_BY_HAND.items():
+        assert p.total(name) == number, name
+        assert p.total(name, batch=2) == 2 * number, name
+    for check in peers.check_peers(p, batch=2):
+        assert check.ok, check.to_dict()
+        assert check.measured == 2 * NEW_OPS_BY_HAND[check.convention], check.convention
+
+
+def test_torchprofile_mul_of_three_with_a_broadcast_first_branch_is_refused(cli, write_spec):
+    """torchprofile counts each aten::mul's output: with a C x 1 x 1 first branch among three
+    the count depends on the order of the others, which the rule does not see: exit 2."""
     path = write_spec("""
-        name: g
-        input: [3, 8, 8]
+        name: m
+        input: [3, 4, 4]
         layers:
-          - {op: conv2d, out: 4, kernel: 3}
-          - gelu
+          - {op: conv2d, out: 8, kernel: 1}
+          - {parallel: [[{op: global_avg_pool}], [], []], merge: mul}
         """)
-    r = cli("profile", path, "--convention", "thop", "--format", "json")
-    assert r.code == 2 and "no rule for op 'gelu'" in r.err
-    assert cli("profile", path, "--format", "json").code == 0
+    r = cli("profile", path, "--convention", "torchprofile", "--format", "json")
+    assert r.code == 2 and "no rule for op 'mul (3 or more branches" in r.err
+    assert cli("profile", path, "--convention", "thop", "--format", "json").code == 0
 
 
 def test_conventions_name_their_peer_versions():

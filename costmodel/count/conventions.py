@@ -82,13 +82,15 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in [
     Convention("thop", "thop MACs",
                "thop.profile: MACs + batch norm at 4 per element + avg pools",
                _peer("thop"), "thop 0.1.1.post2209072238",
-               "batch norm at 4 per element (2, doubled for affine), average pooling 1 per "
-               "output, adaptive pooling (kernel + 1) per output; biases, ReLU, max pooling 0"),
+               "batch and layer norm at 4 per element (2, doubled for affine), average pooling 1 "
+               "per output, adaptive pooling (kernel + 1) per output; biases, ReLU, GELU, max "
+               "pooling, the layer scale 0"),
     Convention("ptflops", "ptflops MACs",
                "ptflops pytorch backend: MACs + biases + BN + ReLU and pools counted twice",
                _peer("ptflops"), "ptflops 0.7.5",
-               "biases, batch norm 2 per element, ReLU and every pooling counted twice (module "
-               "hook + patched functional), ReLU6 once; residual adds and the SE multiply 0"),
+               "biases, batch norm 2 per element, layer norm 1 (affine ignored), ReLU, GELU and "
+               "every pooling counted twice (module hook + patched functional), ReLU6 once; "
+               "residual adds, multiplies and the layer scale 0"),
     Convention("ptflops-aten", "ptflops (aten) MACs",
                "ptflops aten backend: conv + matmul MACs + their biases",
                _peer("ptflops_aten"), "ptflops 0.7.5",
@@ -96,13 +98,14 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in [
     Convention("torchinfo", "torchinfo mult-adds",
                "torchinfo.summary: parameters x output positions (biases, BN parameters)",
                _peer("torchinfo"), "torchinfo 1.8.0",
-               "every parameter x output positions: conv/linear biases and the batch-norm "
-               "PARAMETERS (2 x C per sample), not its elements"),
+               "every weight and bias x output positions: conv/linear biases and the batch- "
+               "and layer-norm PARAMETERS (2 x C per sample), not their elements; the layer "
+               "scale's gamma 0"),
     Convention("calflops", "calflops FLOPs",
                "calflops.calculate_flops FLOPs: 2 x MACs + biases + BN + ReLU + pools",
                _peer("calflops"), "calflops 0.3.2",
-               "2 FLOPs per MAC, conv biases (not linear's), batch norm 2 per element, ReLU "
-               "and SiLU 1 (not ReLU6), every pooling 1 per input element"),
+               "2 FLOPs per MAC, conv biases (not linear's), batch norm 2 per element, layer "
+               "norm 5, ReLU, SiLU and GELU 1 (not ReLU6), every pooling 1 per input element"),
     Convention("calflops-macs", "calflops MACs",
                "calflops.calculate_flops MACs: conv + linear MACs",
                _peer("calflops_macs"), "calflops 0.3.2",
@@ -110,8 +113,9 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in [
     Convention("torchprofile", "torchprofile MACs",
                "torchprofile.profile_macs: MACs + 1 per BN element + avg pool outputs + mul",
                _peer("torchprofile"), "torchprofile 0.0.4",
-               "batch norm 1 per element, average pooling 1 per output element, the SE "
-               "multiply (aten::mul) 1 per element"),
+               "batch and layer norm 1 per element, average pooling and mean 1 per output "
+               "element, every multiply (aten::mul: the SE, the layer scale, a gate) 1 per "
+               "output element"),
     Convention("training", "Training FLOPs (fwd + bwd)",
                "forward + backward at 2 FLOPs per MAC: forward, weight and input gradients",
                _training, "torch.utils.flop_counter on a backward pass",

@@ -6,7 +6,7 @@ FlopCounterMode counts none either. full: one operation per output element.
 """
 from __future__ import annotations
 
-from costmodel.ops.base import F, Kernel, NoArithmetic, NoRule, Op, Shape, numel, register
+from costmodel.ops.base import F, Kernel, NoArithmetic, Op, Shape, numel, register
 
 # name -> (title, torch.nn class name)
 FUNCTIONS = {
@@ -23,15 +23,15 @@ FUNCTIONS = {
 SYNONYMS = {"swish": "silu"}     # fn names that are another op's alias
 
 # Per output element, under the two peers that count any activation of ours.
-# ptflops 0.7.5 (pytorch backend) hooks nn.ReLU and nn.ReLU6 (1 per element) and also patches
-# F.relu and F.silu: nn.ReLU's forward calls the patched F.relu, so a ReLU counts TWICE (its
+# ptflops 0.7.5 (pytorch backend) hooks nn.ReLU, nn.ReLU6 and nn.GELU (1 per element,
+# ``relu_flops_counter_hook``) and also patches F.relu, F.gelu and F.silu: nn.ReLU's and
+# nn.GELU's forwards call the patched F.relu / F.gelu, so a ReLU or a GELU counts TWICE (its
 # bug); nn.ReLU6 calls F.hardtanh (unpatched): once; nn.SiLU (swish) is not hooked but calls
 # the patched F.silu: once; Hardswish, Hardsigmoid, Sigmoid: neither hooked nor patched.
-PTFLOPS_PER_ELEMENT = {"relu": 2, "relu6": 1, "swish": 1, "silu": 1}
-# calflops 0.3.2 patches F.relu and F.silu only (F.relu6 too, but nn.ReLU6 calls F.hardtanh).
-CALFLOPS_PER_ELEMENT = {"relu": 1, "swish": 1, "silu": 1}
-# GELU (new in issue 11): no peer rule stated yet, checked against no real peer: NoRule.
-NO_PEER_RULE = {"gelu"}
+PTFLOPS_PER_ELEMENT = {"relu": 2, "relu6": 1, "swish": 1, "silu": 1, "gelu": 2}
+# calflops 0.3.2 patches F.relu, F.silu and F.gelu (F.relu6 too, but nn.ReLU6 calls
+# F.hardtanh): 1 per input element each.
+CALFLOPS_PER_ELEMENT = {"relu": 1, "swish": 1, "silu": 1, "gelu": 1}
 
 
 class _Activation(Op):
@@ -44,42 +44,34 @@ class _Activation(Op):
         return 0 if self._fn(a) == "identity" else numel(y)
 
     # --- peers' conventions (costmodel.count.conventions) ------------------------------------
-    def _stated(self, a: dict, rule: str) -> None:
-        if self._fn(a) in NO_PEER_RULE:
-            raise NoRule(rule.replace("_", "-"), self._fn(a))
-
     def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """thop 0.1.1: ``zero_ops`` for ReLU and ReLU6, no rule (0) for the others."""
-        self._stated(a, "thop")
+        """thop 0.1.1: ``zero_ops`` for ReLU and ReLU6, no rule (0) for the others (GELU,
+        SiLU, the hard ones, sigmoid)."""
         return 0
 
     def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """ptflops 0.7.5: ReLU 2 per element (module hook + patched F.relu: counted twice),
-        ReLU6 and Swish 1, the others 0 (see PTFLOPS_PER_ELEMENT)."""
-        self._stated(a, "ptflops")
+        """ptflops 0.7.5: ReLU and GELU 2 per element (module hook + the patched F.relu /
+        F.gelu the module calls: counted twice), ReLU6 and Swish 1, the others 0 (see
+        PTFLOPS_PER_ELEMENT)."""
         return n * numel(y) * PTFLOPS_PER_ELEMENT.get(self._fn(a), 0)
 
     def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """ptflops 0.7.5 aten backend: only conv and matmul ops count: 0."""
-        self._stated(a, "ptflops_aten")
         return 0
 
     def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """torchinfo 1.8: MACs come from parameters; an activation has none: 0."""
-        self._stated(a, "torchinfo")
         return 0
 
     def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """calflops 0.3.2: 1 per input element for ReLU (F.relu) and Swish (F.silu); ReLU6
-        goes through the unpatched F.hardtanh, h-swish, h-sigmoid and sigmoid are not
-        patched: 0."""
-        self._stated(a, "calflops")
+        """calflops 0.3.2: 1 per input element for ReLU (F.relu), Swish (F.silu) and GELU
+        (F.gelu, ``_gelu_flops_compute``); ReLU6 goes through the unpatched F.hardtanh,
+        h-swish, h-sigmoid and sigmoid are not patched: 0."""
         return n * numel(x) * CALFLOPS_PER_ELEMENT.get(self._fn(a), 0)
 
     def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """torchprofile 0.0.4: aten::relu and sigmoid map to nothing, hardtanh, hardswish,
-        hardsigmoid and silu have no handler (skipped with a warning): 0."""
-        self._stated(a, "torchprofile")
+        hardsigmoid, silu and gelu have no handler (skipped with a warning): 0."""
         return 0
 
     def type_key(self, a: dict, x: Shape) -> str:

@@ -44,10 +44,6 @@ PEER_RULES = ("thop", "ptflops", "ptflops_aten", "torchinfo", "calflops", "calfl
               "torchprofile")
 
 
-# Ops whose peers' rules are not stated yet (added by issue 11 after the peers' conventions):
-# every peer convention raises NoRule for them, an error with exit 2, never a guessed number.
-PEERS_NOT_STATED = ("layer_norm", "mul", "scale")
-
 
 class NoRule(SpecError):
     """An op has no rule for a convention: an error, never a silent 0."""

@@ -3,7 +3,7 @@ entries; they are not written as entries themselves."""
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import Kernel, NoArithmetic, Op, Shape, fmt_shape, numel, register
+from costmodel.ops.base import Kernel, NoArithmetic, NoRule, Op, Shape, fmt_shape, numel, register
 
 
 @register
@@ -60,6 +60,40 @@ class Mul(Op):
 
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return numel(y) * (a["inputs"] - 1)
+
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    # The module: costmodel.torch.modules.Mul, ``out = xs[0]; out = out * x`` for each further
+    # branch (Tensor.__mul__, one aten::mul per extra branch).
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: no rule for the module: 0."""
+        return 0
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: not hooked, and ``*`` is Tensor.__mul__, not the patched torch.mul
+        / Tensor.mul: 0."""
+        return 0
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: aten.mul has no rule: 0."""
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8: no parameters, no MACs: 0."""
+        return 0
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2: ``*`` is Tensor.__mul__, not its patched torch.mul: 0."""
+        return 0
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``mul``: each aten::mul counts its OUTPUT elements, so a product
+        counts the broadcast shape so far: with two branches (a gate) the output's elements;
+        with more, every product is full-size when the first branch is. A first branch of
+        C x 1 x 1 among three or more leaves the count to the order of the other branches,
+        which this rule does not see: NoRule, not a guess."""
+        if a["inputs"] > 2 and numel(x) != numel(y):
+            raise NoRule("torchprofile", "mul (3 or more branches, the first one broadcast)")
+        return n * numel(y) * (a["inputs"] - 1)
 
     def describe(self, a: dict, x: Shape) -> tuple[str, str]:
         return "Mul", ""

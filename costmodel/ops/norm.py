@@ -117,6 +117,42 @@ class LayerNorm(Op):
         positions = numel(x) // x[0]
         return numel(x) * (7 if a["affine"] else 5) + 2 * positions
 
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    # The module: ``nn.LayerNorm(C)`` on a flat vector, or LayerNorm2d on a map (permute to
+    # channels-last, ``nn.LayerNorm(C)``, permute back: the permutes count 0 with every peer).
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1 ``count_normalization`` (registered for nn.LayerNorm too): 2 per input
+        element, doubled when ``elementwise_affine``: 4 per element (2 without affine)."""
+        return n * numel(x) * (4 if a["affine"] else 2)
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 maps nn.LayerNorm to ``bn_flops_counter_hook``: 1 per input element,
+        doubled only if the module has a true ``affine`` attribute, which nn.LayerNorm lacks
+        (it has ``elementwise_affine``): 1 per element, affine or not (its quirk).
+        F.layer_norm is not patched: no second count."""
+        return n * numel(x)
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: aten.native_layer_norm has no rule (only conv and
+        matmul ops): 0."""
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8 ``calculate_macs``: a non-conv module's ``weight`` and ``bias`` times
+        the batch (``output_size[0]``): N x 2 x C with affine, 0 without: the parameters, not
+        the elements (as for batch norm)."""
+        return n * self.params(a, x)
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2 ``_layer_norm_flops_compute`` (patched F.layer_norm): 5 per input
+        element with a weight, 4 without ("estimation", says its comment); no MACs."""
+        return n * numel(x) * (5 if a["affine"] else 4)
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``norm`` on aten::layer_norm: 1 per output element when the
+        weight input is present (affine), 0 without."""
+        return n * numel(y) if a["affine"] else 0
+
     def type_key(self, a: dict, x: Shape) -> str:
         return "LayerNorm"
 
@@ -145,6 +181,37 @@ class Scale(Op):
 
     def full(self, a: dict, x: Shape, y: Shape) -> int:
         return numel(x)
+
+    # --- peers' conventions (costmodel.count.conventions) ------------------------------------
+    # The module: costmodel.torch.modules.Scale, a leaf with one parameter ``gamma``, whose
+    # forward is ``self.gamma * x`` (Tensor.__mul__, aten::mul).
+    def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """thop 0.1.1: no rule for the module (not in ``register_hooks``): 0."""
+        return 0
+
+    def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5: the module is not hooked, and ``gamma * x`` goes through
+        Tensor.__mul__, not the patched torch.mul / Tensor.mul: 0."""
+        return 0
+
+    def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """ptflops 0.7.5 aten backend: aten.mul has no rule: 0."""
+        return 0
+
+    def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchinfo 1.8 ``calculate_macs`` counts parameters named ``weight`` or ``bias`` (or
+        containing those words); the layer scale's parameter is ``gamma``: 0 (its quirk: a
+        parameter of another name is no mult-add)."""
+        return 0
+
+    def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """calflops 0.3.2: ``gamma * x`` is Tensor.__mul__, not its patched torch.mul /
+        Tensor.mul: 0."""
+        return 0
+
+    def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
+        """torchprofile 0.0.4 ``mul`` on aten::mul: 1 per output element."""
+        return n * numel(y)
 
     def type_key(self, a: dict, x: Shape) -> str:
         return "Scale"

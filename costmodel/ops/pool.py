@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from costmodel.errors import SpecError
-from costmodel.ops.base import NoRule, F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
 
 
 def pool_out(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
@@ -149,45 +149,45 @@ def thop_adaptive(x: Shape, y: Shape, n: int) -> int:
     return int((kernel + 1) * (n * numel(y)))
 
 
-def _adaptive_only(a: dict, rule: str) -> None:
-    """The peers' pooling rules are for nn.AdaptiveAvgPool2d; ``x.mean`` has none stated."""
-    if a.get("mode", "adaptive") != "adaptive":
-        raise NoRule(rule.replace("_", "-"), "global_avg_pool (mode mean)")
+def _mean(a: dict) -> bool:
+    """A global pool built as ``x.mean([2, 3], keepdim=True)`` (SpatialMean), not
+    nn.AdaptiveAvgPool2d."""
+    return a.get("mode", "adaptive") == "mean"
 
 
 class _AdaptivePeers:
-    """Peers' rules for nn.AdaptiveAvgPool2d (global or to a fixed size)."""
+    """Peers' rules for nn.AdaptiveAvgPool2d (global or to a fixed size), and for the global
+    pool's ``mode: mean`` (a parameter-free module whose forward is ``x.mean``: no peer hooks
+    the module or patches Tensor.mean; torchprofile counts aten::mean)."""
 
     def thop(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """thop 0.1.1 ``count_adap_avgpool``: (H_in/H_out x W_in/W_out + 1) per output element
-        (float64, truncated): H x W + 1 per channel for a global pool."""
-        _adaptive_only(a, "thop")
-        return thop_adaptive(x, y, n)
+        (float64, truncated): H x W + 1 per channel for a global pool. Mode mean: no rule for
+        the module: 0."""
+        return 0 if _mean(a) else thop_adaptive(x, y, n)
 
     def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """ptflops 0.7.5: module hook (1 per input element) + the patched
-        F.adaptive_avg_pool2d it calls (once more): 2 per input element."""
-        _adaptive_only(a, "ptflops")
-        return 2 * n * numel(x)
+        F.adaptive_avg_pool2d it calls (once more): 2 per input element. Mode mean: not hooked,
+        Tensor.mean not patched: 0."""
+        return 0 if _mean(a) else 2 * n * numel(x)
 
     def ptflops_aten(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """ptflops 0.7.5 aten backend: no pooling rule: 0."""
-        _adaptive_only(a, "ptflops_aten")
+        """ptflops 0.7.5 aten backend: no pooling or mean rule: 0."""
         return 0
 
     def torchinfo(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """torchinfo 1.8: no parameters, no MACs: 0."""
-        _adaptive_only(a, "torchinfo")
         return 0
 
     def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """calflops 0.3.2 ``_pool_flops_compute``: 1 per input element."""
-        _adaptive_only(a, "calflops")
-        return n * numel(x)
+        """calflops 0.3.2 ``_pool_flops_compute`` (patched F.adaptive_avg_pool2d): 1 per input
+        element. Mode mean: Tensor.mean is not patched: 0."""
+        return 0 if _mean(a) else n * numel(x)
 
     def torchprofile(self, a: dict, x: Shape, y: Shape, n: int) -> int:
-        """torchprofile 0.0.4 ``avg_pool_or_mean``: 1 per OUTPUT element."""
-        _adaptive_only(a, "torchprofile")
+        """torchprofile 0.0.4 ``avg_pool_or_mean`` (aten::adaptive_avg_pool2d and aten::mean
+        alike): 1 per OUTPUT element."""
         return n * numel(y)
 
 
@@ -199,10 +199,10 @@ class GlobalAvgPool(_AdaptivePeers, Op):
 
     No parameters or mult-adds. fvcore's ``adaptive_avg_pool2d`` rule: one per input element;
     fvcore has no rule for ``aten::mean``: 0 for mode mean. FlopCounterMode: 0.
-    full: one add per input element, either way. Peers (adaptive mode only; mode mean has no
-    peer rule yet and raises NoRule): thop (H x W + 1)
-    per output element, ptflops 2 per input element, calflops 1 per input element,
-    torchprofile 1 per output element, ptflops-aten and torchinfo 0."""
+    full: one add per input element, either way. Peers, adaptive mode: thop (H x W + 1) per
+    output element, ptflops 2 per input element, calflops 1 per input element, torchprofile 1
+    per output element, ptflops-aten and torchinfo 0; mode mean: torchprofile 1 per output
+    element (aten::mean), every other peer 0."""
     name = "global_avg_pool"
     aliases = ("gap",)
     fields = {"mode": F("choice", "adaptive", "adaptive average pooling or a mean over H, W",

@@ -1,15 +1,13 @@
 """Squeeze-and-excitation (as in MobileNetV3 and GhostNet)."""
 from __future__ import annotations
 
-from costmodel.ops.base import NoRule, F, Kernel, Op, Shape, need_map, numel, register
+from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, register
 
 
 def _act_rate(a: dict, peer: str) -> int:
     """Per element, what a peer counts for the SE's inner activation (see activation.py)."""
-    from costmodel.ops.activation import CALFLOPS_PER_ELEMENT, NO_PEER_RULE, PTFLOPS_PER_ELEMENT
+    from costmodel.ops.activation import CALFLOPS_PER_ELEMENT, PTFLOPS_PER_ELEMENT
     act = a.get("act", "relu")
-    if act in NO_PEER_RULE:
-        raise NoRule(peer, f"se (act {act})")
     return (PTFLOPS_PER_ELEMENT if peer == "ptflops" else CALFLOPS_PER_ELEMENT).get(act, 0)
 
 
@@ -62,8 +60,9 @@ class SqueezeExcite(Op):
 
     def ptflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """ptflops 0.7.5: the pool at 2 per input element (hook + patched functional), both
-        convs with their biases, the inner activation as ptflops counts it alone (ReLU twice: 2 x squeeze; SiLU once;
-        the others 0, as ``activation.PTFLOPS_PER_ELEMENT``); gate and ``x * gate``
+        convs with their biases, the inner activation as ptflops counts it alone (ReLU and
+        GELU twice: 2 x squeeze; SiLU once; the others 0, as
+        ``activation.PTFLOPS_PER_ELEMENT``); gate and ``x * gate``
         (``__mul__``, not the patched torch.mul) 0."""
         c, s = a["channels"], a["squeeze"]
         return n * (2 * numel(x) + self.macs(a, x, y) + s + c + s * _act_rate(a, "ptflops"))
@@ -78,7 +77,8 @@ class SqueezeExcite(Op):
 
     def calflops(self, a: dict, x: Shape, y: Shape, n: int) -> int:
         """calflops 0.3.2: the pool 1 per input element, both convs at 2 per MAC + bias, the
-        ReLU 1 per element; gate and multiply 0."""
+        inner activation as calflops counts it alone (ReLU, SiLU, GELU 1 per element, the
+        others 0: ``activation.CALFLOPS_PER_ELEMENT``); gate and multiply 0."""
         c, s = a["channels"], a["squeeze"]
         return n * (numel(x) + 2 * self.macs(a, x, y) + s + c + s * _act_rate(a, "calflops"))
 
