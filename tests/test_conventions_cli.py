@@ -165,3 +165,39 @@ def test_verify_peers_fails_on_a_wrong_rule(cli, monkeypatch):
     r = cli("verify", "mobilenet_v3_small", "--set", "resolution=64", "--peers")
     assert r.code == 1
     assert "MISMATCH" in r.out
+
+
+# -- latency --convention: the count beside the prediction -------------------------------------
+def test_latency_shows_the_conventions_count_beside_the_prediction(cli):
+    r = cli("latency", "mobilenet_v2", "-c", "thop", "-b", "2", "-f", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    t = doc["totals"]
+    # thop's number for MobileNetV2 (the table); every rule here is linear in the
+    # batch (the 7x7 global pool's kernel is a whole 49), so the batch of 2 is twice it
+    assert t["flops_thop"] == t["count"] == THOP_MOBILENET_V2
+    assert t["count_at_batch"] == 2 * THOP_MOBILENET_V2
+    assert doc["convention"] == "thop" and doc["count_title"] == "thop MACs"
+    assert doc["kind"] == "predicted" and t["time_s"] > 0        # still a prediction
+    bn = [l for l in doc["layers"] if l["op"] == "batch_norm"]
+    assert sum(l["count"] for l in bn) == 4 * BN_ELEMENTS
+    assert sum(l["count_at_batch"] for l in bn) == 8 * BN_ELEMENTS
+    rows = {r["type"]: r for r in doc["by_type"]}
+    assert rows["BatchNorm"]["count"] == 4 * BN_ELEMENTS
+    # the prediction itself does not depend on the convention
+    plain = json.loads(cli("latency", "mobilenet_v2", "-b", "2", "-f", "json").out)
+    assert plain["totals"]["time_s"] == t["time_s"] and "flops_thop" not in plain["totals"]
+
+
+def test_latency_convention_table_csv_and_type_rows(cli):
+    r = cli("latency", "mobilenet_v2", "-c", "torchinfo", "--by", "type", "-f", "markdown")
+    assert r.code == 0, r.err
+    assert "torchinfo mult-adds" in r.out and f"{TORCHINFO_MOBILENET_V2:,}" in r.out
+    assert "counted (not predicted)" in r.out and "PREDICTED" in r.out
+    r = cli("latency", "mobilenet_v2", "-c", "ptflops", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.out)))
+    assert sum(int(x["count"]) for x in rows) == PTFLOPS_MOBILENET_V2
+    assert {x["convention"] for x in rows} == {"ptflops"} and rows[0]["kind"] == "predicted"
+    r = cli("latency", "mobilenet_v2", "-c", "paper")
+    assert r.code == 0 and f"{PAPER_MOBILENET_V2:,}" in r.out
+    assert cli("latency", "mobilenet_v2", "-c", "nope").code == 2

@@ -198,3 +198,40 @@ def test_conventions_name_their_peer_versions():
         c = conventions.CONVENTIONS[name]
         dist, pinned = peers.VERSIONS[name]
         assert c.peer == f"{dist} {pinned}", (name, c.peer)
+
+
+def _new_ops_yaml(tmp_path):
+    import yaml
+    d = tmp_path / "specs"
+    d.mkdir()
+    (d / "new_ops.yaml").write_text(yaml.safe_dump(
+        {"name": "new_ops", "input": [3, 4, 4], "layers": NEW_OPS}, sort_keys=False))
+    return d
+
+
+def test_verify_all_with_peers_runs_every_peer_on_every_run(cli, tmp_path):
+    """`verify --all DIR --peers`: each run also runs every real peer; the peers' totals are
+    the hand-derived numbers."""
+    import json
+    d = _new_ops_yaml(tmp_path)
+    r = cli("verify", "--all", d, "--peers", "--format", "json", "--jobs", "1")
+    assert r.code == 0, r.out[-2000:] + r.err
+    (result,) = json.loads(r.out)["results"]
+    got = {c["convention"]: c["peer"] for c in result["peers"]}
+    assert got == NEW_OPS_BY_HAND
+    assert all(c["match"] for c in result["peers"])
+    table = cli("verify", "--all", d, "--peers", "--jobs", "1")
+    assert table.code == 0 and "7/7 equal" in table.out
+
+
+def test_verify_all_with_peers_names_a_seeded_wrong_rule(cli, tmp_path, monkeypatch):
+    """thop's layer norm at 2 per element instead of 4 (jobs 1: this process): exit 1,
+    the run names the peer and its delta."""
+    from costmodel.ops.norm import LayerNorm
+    monkeypatch.setattr(LayerNorm, "thop", lambda self, a, x, y, n: 2 * n * x[0] * (
+        x[1] * x[2] if len(x) == 3 else 1))
+    d = _new_ops_yaml(tmp_path)
+    r = cli("verify", "--all", d, "--peers", "--jobs", "1")
+    assert r.code == 1
+    # affine LN over 128 elements and over 8: thop counts 4 per element, the seeded rule 2
+    assert f"thop +{2 * 128 + 2 * 8}" in r.out

@@ -15,7 +15,8 @@ from costmodel.output.text import markup
 from costmodel.count.profile import Spec
 from costmodel.spec.settings import parse_assignments
 
-from costmodel.cli.app import By, Dtype, Format, app, console, emit, print_json, set_option
+from costmodel.cli.app import (By, CONVENTION_HELP, ConventionName, Dtype, Format, app, console,
+                               emit, print_json, set_option)
 
 
 SPEC_ARG = typer.Argument(..., help="A spec: a YAML file, or the name of a shipped spec (costmodel zoo).")
@@ -38,6 +39,7 @@ def _csv(rows: list[dict]) -> None:
              "  costmodel latency mobilenet_v2\n\n"
              "  costmodel latency shufflenet_v2 --set scale=0.5 --by type\n\n"
              "  costmodel latency mobilenet_v1 --device my_profile.yaml --batch 8\n\n"
+             "  costmodel latency mobilenet_v2 --convention thop --batch 8\n\n"
              "  costmodel latency mobilenet_v2 --format json | jq .totals.time_ms")
 def latency(
     spec: Path = SPEC_ARG,
@@ -48,6 +50,11 @@ def latency(
                                           "a profile holds for the dtype it was calibrated at)."),
     by: By = typer.Option(By.layer, "--by", help="One row per layer, or per layer type."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    convention: Optional[ConventionName] = typer.Option(
+        None, "--convention", "-c", case_sensitive=False, show_default=False,
+        help="Also show every layer's count under this convention, beside the prediction "
+        "(counted, not predicted; for the batch). JSON: totals under profile's keys "
+        "(flops_thop...). " + CONVENTION_HELP),
 ) -> None:
     """PREDICT the latency of a spec on a device profile, per layer and in total.
 
@@ -62,13 +69,16 @@ def latency(
 
     p = Spec.load(spec).profile(**parse_assignments(set_))
     pred = predict(p, _device(device), batch, dtype.value if dtype else None)
+    counted = report.Counted(p, convention.value, batch) if convention else None
     if fmt == Format.json:
-        print_json(pred.to_dict())
+        doc = pred.to_dict()
+        print_json(counted.add_to(doc, pred) if counted else doc)
         return
     if fmt == Format.csv and by == By.layer:
-        _csv(report.latency_rows(pred))
+        _csv(report.latency_rows(pred, counted))
         return
-    emit(report.latency_type_table(pred) if by == By.type else report.latency_table(pred), fmt.value)
+    emit(report.latency_type_table(pred, counted) if by == By.type
+         else report.latency_table(pred, counted), fmt.value)
     if fmt == Format.table:
         d = pred.device
         console().print(f"[bold]{markup(pred.model)}[/bold]: predicted {pred.time_s * 1e3:.3f} ms on "

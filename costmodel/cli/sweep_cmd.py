@@ -16,7 +16,7 @@ from costmodel.spec.settings import parse_assignments
 from costmodel.sweep import grid as sweep_mod
 from costmodel.sweep.stream import STREAM_FORMATS, SUFFIXES, Writer
 
-from costmodel.cli.app import app, console, fail, set_option
+from costmodel.cli.app import app, console, convention_option, fail, set_option
 
 
 class SweepFormat(str, enum.Enum):
@@ -40,9 +40,16 @@ def render(s: sweep_mod.Sweep, fmt: str) -> str:
         return dumps(document(s.to_json())) + "\n"
     text = sweep_mod.table(s).to_markdown()
     if len(s.axes) == 2 and s.complete:
-        text += "\n" + sweep_mod.matrix(s, "mult_adds").to_markdown()
-        text += "\n" + sweep_mod.matrix(s, "params").to_markdown()
+        for metric in _matrices(s):
+            text += "\n" + sweep_mod.matrix(s, metric).to_markdown()
     return text
+
+
+def _matrices(s: sweep_mod.Sweep) -> list[str]:
+    """The matrices of a complete two-axis sweep: mult-adds, the convention's count (when
+    another convention is chosen) and params."""
+    m = s.measures
+    return ["mult_adds", *([m.key] if m.convention != "paper" else []), "params"]
 
 
 def _progress(total: int, enabled: bool):
@@ -71,6 +78,8 @@ def _progress(total: int, enabled: bool):
              "--grid resolution=224,192,160,128\n\n"
              "  costmodel sweep mobilenet_v1 --grid width=0.6 --grid resolution=176\n\n"
              "  costmodel sweep shufflenet_v1 --grid groups=1,2,3,4,8 --out g.csv\n\n"
+             "  costmodel sweep mobilenet_v2 --grid width=0.5,0.75,1.0 --grid resolution=160,224 "
+             "--convention thop --batch 32\n\n"
              "  costmodel sweep mobilenet_v2 --grid width=0.25:1.5:0.001 --grid "
              "resolution=96:320:4 --stream --out space.csv --jobs 2\n\n"
              "  costmodel sweep mobilenet_v1 --grid width=0.25:1.5:0.01 --grid resolution=96:320:8 "
@@ -94,7 +103,8 @@ def sweep(
         None, "--where", metavar="CONDITION",
         help="Keep the points where CONDITION holds, e.g. \"mult_adds < 300e6 and params < 4e6\". "
         "Columns: the swept and --set settings, mult_adds, params, weights, activations, "
-        "flops_fvcore, flops_full."),
+        "flops_fvcore, flops_full, and with --convention / --batch its column (flops_thop...) "
+        "and count_at_batch."),
     pareto: Optional[str] = typer.Option(
         None, "--pareto", metavar="COL,COL",
         help="Keep the points no other point beats on all these columns (smaller is better; "
@@ -117,6 +127,14 @@ def sweep(
                                             "terminal, for long sweeps)."),
     no_compile: bool = typer.Option(False, "--no-compile", help="Expand the spec at every "
                                     "point (the slow reference path)."),
+    convention=convention_option(
+        "paper", "Add this convention's total per sample as a column named as profile's JSON "
+        "totals (flops_thop, flops_ptflops_aten, flops_training...; paper, fvcore and full "
+        "are columns already): thop, ptflops, ptflops-aten, torchinfo, calflops, "
+        "calflops-macs, torchprofile, training, flop_counter..."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, max=1_000_000, metavar="N",
+                              help="Also count the convention for a batch of N: column "
+                              "count_at_batch (as profile's totals.count_at_batch)."),
 ) -> None:
     """Exact counts of a spec at every point of a grid (or a sample) of settings.
 
@@ -124,11 +142,13 @@ def sweep(
     millions of points: the spec is compiled once per layer structure into formulas over
     the swept settings (the same integers as `costmodel profile` at every point). Columns:
     mult_adds (conv + linear multiply-accumulates, bias excluded), params (every trainable
-    parameter), weights (conv/linear weights), activations, flops_fvcore, flops_full.
+    parameter), weights (conv/linear weights), activations, flops_fvcore, flops_full;
+    --convention NAME adds that convention's column (e.g. flops_thop), --batch N the batch's
+    count (count_at_batch), both usable in --where and --pareto.
     """
     try:
         _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs, backend,
-               address, progress, no_compile)
+               address, progress, no_compile, convention.value, batch)
     except SpecError as exc:
         if exc.file is None:            # an option, not a file: no "<spec>:" prefix
             fail(exc.message)
@@ -136,7 +156,7 @@ def sweep(
 
 
 def _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs, backend,
-           address, progress, no_compile) -> None:
+           address, progress, no_compile, convention="paper", batch=1) -> None:
     chosen = fmt.value if fmt else (SUFFIXES.get(out.suffix.lower(), "markdown") if out
                                     else "table")
     streamed = chosen in STREAM_FORMATS
@@ -147,7 +167,7 @@ def _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs
         raise SpecError("Parquet is binary: give --out FILE.parquet")
     plan = sweep_mod.Plan(spec, sweep_mod.parse_grid(grid), parse_assignments(set_),
                           sample=sample, seed=seed, where=where, pareto=pareto, stream=stream,
-                          compile=not no_compile)
+                          compile=not no_compile, convention=convention, batch=batch)
     runner = sweep_mod.backends_mod.backend(backend.value, jobs, address)
     show = progress if progress is not None else (sys.stderr.isatty() and plan.count > 50_000)
     bar, advance = _progress(plan.count, bool(show))
@@ -177,5 +197,5 @@ def _sweep(spec, grid, set_, sample, seed, where, pareto, fmt, out, stream, jobs
     c = console()
     c.print(sweep_mod.table(s).to_rich())
     if len(s.axes) == 2 and s.complete:
-        c.print(sweep_mod.matrix(s, "mult_adds").to_rich())
-        c.print(sweep_mod.matrix(s, "params").to_rich())
+        for metric in _matrices(s):
+            c.print(sweep_mod.matrix(s, metric).to_rich())

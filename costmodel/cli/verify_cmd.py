@@ -181,7 +181,23 @@ def _jobs(files: list[Path], with_variants: bool) -> list[tuple[Path, Spec | Non
     return jobs
 
 
-def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> int:
+def _peers_cell(r) -> str:
+    """verify --all --peers: the peers' agreement in one cell."""
+    checks = r.peers or []
+    ran = [c for c in checks if not c.missing and not c.no_rule]
+    bad = [c for c in ran if not c.ok]
+    if not ran:
+        return "none installed" if checks else "-"
+    if bad:
+        return "MISMATCH: " + ", ".join(
+            c.convention + (f" failed" if c.error else f" {_signed(c.measured - c.analytic)}"
+                            if c.measured != c.analytic else " per layer") for c in bad)
+    skipped = [c.convention for c in checks if c.missing or c.no_rule]
+    return f"{len(ran)}/{len(checks)} equal" + (f" ({', '.join(skipped)} not run)" if skipped else "")
+
+
+def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner,
+                peers: bool = False) -> int:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
@@ -195,7 +211,7 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
                   TimeRemainingColumn(), console=console(stderr=True), transient=True) as bar:
         task = bar.add_task("verifying", total=len(jobs))
         results = verify_many(jobs, runner, lambda label, n: bar.update(
-            task, advance=n, description=markup(label) if label else "verifying"))
+            task, advance=n, description=markup(label) if label else "verifying"), peers=peers)
     mismatch = any(r is not None and not r.ok for _, _, r, _ in results)
     errors = any(e is not None for *_, e in results)
     if fmt == Format.json:
@@ -207,16 +223,18 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
                     columns=[Column("Spec", "left"), Column("Settings", "left"), Column("Layers"),
                              Column("Mult-Adds (paper)"), Column("fvcore (analytic)"),
                              Column("fvcore (traced)"), Column("FlopCounterMode"), Column("Params"),
-                             Column("Module params"), Column("Result", "left")])
+                             Column("Module params"),
+                             *([Column("Peers", "left")] if peers else []),
+                             Column("Result", "left")])
         for f, s, r, e in results:
             if r is None:
-                t.add([f.name, _settings_text(s), "", "", "", "", "", "", "", f"error: {e}"],
-                      style=MISMATCH)
+                t.add([f.name, _settings_text(s), "", "", "", "", "", "", "",
+                       *([""] if peers else []), f"error: {e}"], style=MISMATCH)
                 continue
             t.add([f.name, _settings_text(s) or "defaults", len(r.layers),
                    fmt_int(r.analytic_totals["paper"]), fmt_int(r.analytic_totals["fvcore"]),
                    fmt_int(r.fvcore_total), fmt_int(r.flop_counter_total), fmt_int(r.params),
-                   fmt_int(r.module_params),
+                   fmt_int(r.module_params), *([_peers_cell(r)] if peers else []),
                    "ok" if r.ok else "MISMATCH: " + "; ".join(r.problems()[:3])],
                   style=None if r.ok else MISMATCH)
         unsupported: dict[str, int] = {}
@@ -226,6 +244,13 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
         if unsupported:
             t.notes.append("Unsupported by fvcore (counted 0): "
                            + ", ".join(f"{k} x{v}" for k, v in sorted(unsupported.items())))
+        if peers:
+            missing = sorted({c.convention for _, _, r, _ in results if r
+                              for c in (r.peers or []) if c.missing})
+            t.notes.append("Peers: each installed peer's total (and per-module counts where it "
+                           "has them) against the convention named after it, to the unit."
+                           + (f" Not installed: {', '.join(missing)} (pip install "
+                              "'costmodel[peers]')." if missing else ""))
         console().print(t.to_rich())
     if errors:
         return 2
@@ -239,7 +264,8 @@ def _verify_all(directory: Path, fmt: Format, with_variants: bool, runner) -> in
              "  costmodel verify --all --jobs 2 --format json\n\n"
              "  costmodel verify resnet50 --against tests/reference_models.py:resnet50\n\n"
              "  costmodel verify mobilenet_v2 --against mypkg.models:build --args '{\"width\": 1.0}'\n\n"
-             "  costmodel verify mobilenet_v2 --peers")
+             "  costmodel verify mobilenet_v2 --peers\n\n"
+             "  costmodel verify --all --peers --defaults-only --jobs 2")
 def verify(
     spec: Optional[Path] = typer.Argument(None, help="YAML architecture spec (with --all: a "
                                           "directory of specs, default: the shipped zoo)."),
@@ -265,7 +291,9 @@ def verify(
     peers: bool = typer.Option(False, "--peers", help="Also run each installed peer (thop, "
                                "ptflops, torchinfo, calflops, torchprofile) on the built module "
                                "and compare its total, and its per-module counts where it has "
-                               "them, with the convention named after it, to the unit."),
+                               "them, with the convention named after it, to the unit. With "
+                               "--all: for every run (--defaults-only: each spec at its "
+                               "defaults)."),
 ) -> None:
     """Build the spec as a real torch module and check every layer's analytic count against
     fvcore (to the unit) and FlopCounterMode (2 x mult-adds), and its parameters against
@@ -274,8 +302,6 @@ def verify(
         fail(f"verify prints table or json, not {fmt.value}")
     extras.need("torch", "costmodel verify")
     if all_:
-        if peers:
-            fail("--peers checks one spec (the tests run every peer on every shipped spec)")
         if set_:
             fail("--set applies to one spec; --all verifies each spec's own variants")
         from costmodel.sweep.backends import backend as make_backend
@@ -284,7 +310,7 @@ def verify(
         except SpecError as exc:
             fail(exc.message)
         try:
-            code = _verify_all(_spec_dir(spec), fmt, variants, runner)
+            code = _verify_all(_spec_dir(spec), fmt, variants, runner, peers)
         finally:
             runner.close()
         raise typer.Exit(code)
@@ -309,7 +335,7 @@ def verify(
         _print_result(r)
         if peers:
             _print_peers(p, checks)
-    if not r.ok or any(not c.ok and not c.missing for c in checks):
+    if not r.ok or any(c.failed for c in checks):
         raise typer.Exit(1)
 
 
@@ -326,10 +352,11 @@ def _print_peers(p, checks) -> None:
                          Column("Result", "left")])
     for c in checks:
         peer = f"{CONVENTIONS[c.convention].peer}" + (f" (installed {c.version})" if c.note else "")
-        if c.missing or c.error:
-            t.add([c.convention, peer, fmt_int(c.analytic), "-", "-", "-",
-                   "not installed" if c.missing else f"failed: {c.error}"],
-                  style=None if c.missing else MISMATCH)
+        if c.missing or c.error or c.no_rule:
+            t.add([c.convention, peer, "-" if c.no_rule else fmt_int(c.analytic), "-", "-", "-",
+                   "not installed" if c.missing else
+                   f"not compared: {c.no_rule}" if c.no_rule else f"failed: {c.error}"],
+                  style=MISMATCH if c.error else None)
             continue
         bad = c.layer_mismatches
         per = (f"{len(c.layers) - len(bad)}/{len(c.layers)} layers equal" if c.layers

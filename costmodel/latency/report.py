@@ -64,45 +64,101 @@ def _pred_notes(pred) -> list[str]:
             "Bound shares: " + ", ".join(f"{k} {pct(v, total)}" for k, v in b.items()) + "."]
 
 
-def latency_table(pred) -> Tabular:
+class Counted:
+    """``latency --convention NAME``: the convention's count of every layer beside the
+    prediction (counted, not predicted: the latency model does not use it), per sample as
+    ``profile`` gives it and for the prediction's batch."""
+
+    def __init__(self, p, convention: str, batch: int):
+        from costmodel.count.conventions import CONVENTIONS
+        self.conv = CONVENTIONS[convention]
+        self.batch = batch
+        self.per_sample = p.layer_counts(convention, 1)
+        self.at_batch = p.layer_counts(convention, batch)
+
+    @property
+    def header(self) -> str:
+        return self.conv.title + (f", batch {self.batch}" if self.batch != 1 else "")
+
+    def note(self) -> str:
+        c = self.conv
+        return (f"{self.header}: counted (not predicted) under the {c.name} convention: "
+                f"{c.doc}" + (f" ({c.peer})" if c.peer else "") + ".")
+
+    def by_type(self, pred) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for l, n in zip(pred.layers, self.at_batch):
+            out[l.traffic.type] = out.get(l.traffic.type, 0) + n
+        return out
+
+    def add_to(self, doc: dict, pred) -> dict:
+        """The JSON document with the counts: ``convention``, ``count_title``, the totals under
+        profile's keys (``flops_thop``... and ``count`` per sample, ``count_at_batch``), and
+        ``count``/``count_at_batch`` in every layer and type row."""
+        doc["convention"], doc["count_title"] = self.conv.name, self.conv.title
+        per, at = sum(self.per_sample), sum(self.at_batch)
+        doc["totals"].update({self.conv.key: per, "count": per, "count_at_batch": at})
+        for row, n1, nb in zip(doc["layers"], self.per_sample, self.at_batch):
+            row["count"], row["count_at_batch"] = n1, nb
+        types = self.by_type(pred)
+        per_type: dict[str, int] = {}
+        for l, n in zip(pred.layers, self.per_sample):
+            per_type[l.traffic.type] = per_type.get(l.traffic.type, 0) + n
+        for row in doc["by_type"]:
+            row["count"], row["count_at_batch"] = per_type[row["type"]], types[row["type"]]
+        return doc
+
+
+def latency_table(pred, counted: Counted | None = None) -> Tabular:
     total = pred.time_s
+    extra = [Column(counted.header)] if counted else []
     t = Tabular(title=_pred_title(pred, "per layer"),
                 columns=[Column("Layer", "left"), Column("Type", "left"), Column("Class", "left"),
                          Column("Bound", "left"), Column("FLOPs"), Column("Bytes"),
-                         Column("FLOPs/B"), Column("Pred. (us)"), Column("%")])
-    for l in pred.layers:
+                         Column("FLOPs/B"), *extra, Column("Pred. (us)"), Column("%")])
+    for i, l in enumerate(pred.layers):
         tr = l.traffic
         t.add([tr.name, tr.type, tr.op_class, l.bound, fmt_int(tr.traffic.flops),
-               fmt_int(tr.traffic.bytes), f"{tr.traffic.intensity:.2f}", us(l.time_s),
+               fmt_int(tr.traffic.bytes), f"{tr.traffic.intensity:.2f}",
+               *([fmt_int(counted.at_batch[i])] if counted else []), us(l.time_s),
                pct(l.time_s, total)])
     flops = sum(l.traffic.traffic.flops for l in pred.layers)
     nbytes = sum(l.traffic.traffic.bytes for l in pred.layers)
     t.footer = ["Total", "", "", "", fmt_int(flops), fmt_int(nbytes),
-                f"{flops / nbytes:.2f}" if nbytes else "-", us(total), "100.0%"]
-    t.notes = _pred_notes(pred)
+                f"{flops / nbytes:.2f}" if nbytes else "-",
+                *([fmt_int(sum(counted.at_batch))] if counted else []), us(total), "100.0%"]
+    t.notes = _pred_notes(pred) + ([counted.note()] if counted else [])
     return t
 
 
-def latency_type_table(pred) -> Tabular:
+def latency_type_table(pred, counted: Counted | None = None) -> Tabular:
     total = pred.time_s
+    extra = [Column(counted.header)] if counted else []
+    types = counted.by_type(pred) if counted else {}
     t = Tabular(title=_pred_title(pred, "per layer type"),
                 columns=[Column("Type", "left"), Column("Layers"), Column("FLOPs"),
-                         Column("Bytes"), Column("Pred. (us)"), Column("%")])
+                         Column("Bytes"), *extra, Column("Pred. (us)"), Column("%")])
     for r in pred.by_type():
-        t.add([r["type"], r["layers"], fmt_int(r["flops"]), fmt_int(r["bytes"]), us(r["time_s"]),
+        t.add([r["type"], r["layers"], fmt_int(r["flops"]), fmt_int(r["bytes"]),
+               *([fmt_int(types[r["type"]])] if counted else []), us(r["time_s"]),
                pct(r["time_s"], total)])
-    t.footer = ["Total", len(pred.layers), "", "", us(total), "100.0%"]
-    t.notes = _pred_notes(pred)
+    t.footer = ["Total", len(pred.layers), "", "",
+                *([fmt_int(sum(counted.at_batch))] if counted else []), us(total), "100.0%"]
+    t.notes = _pred_notes(pred) + ([counted.note()] if counted else [])
     return t
 
 
-def latency_rows(pred) -> list[dict]:
+def latency_rows(pred, counted: Counted | None = None) -> list[dict]:
     """Flat per-layer records for CSV."""
     total = pred.time_s
     d = pred.to_dict()["device"]
-    return [{**l.to_dict(total), "kind": "predicted", "device": d["name"],
+    rows = [{**l.to_dict(total), "kind": "predicted", "device": d["name"],
              "threads": d["threads"], "dtype": pred.dtype, "batch": pred.batch}
             for l in pred.layers]
+    if counted:
+        for row, n1, nb in zip(rows, counted.per_sample, counted.at_batch):
+            row.update({"convention": counted.conv.name, "count": n1, "count_at_batch": nb})
+    return rows
 
 
 def _machine(m) -> str:

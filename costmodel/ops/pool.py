@@ -1,6 +1,8 @@
 """Pooling: max, average, adaptive average and global average."""
 from __future__ import annotations
 
+import math
+
 from costmodel.errors import SpecError
 from costmodel.ops.base import F, Kernel, Op, Shape, need_map, numel, pair, pair_str, register
 
@@ -144,9 +146,10 @@ class AvgPool(_Pool):
 def thop_adaptive(x: Shape, y: Shape, n: int) -> int:
     """thop 0.1.1 ``count_adap_avgpool``: (kernel + 1) per output element, the kernel being
     (H_in / H_out) x (W_in / W_out) in float64 and the product truncated to an integer, as
-    thop does (a fraction when the output size does not divide the input)."""
+    thop does (a fraction when the output size does not divide the input). ``math.trunc``
+    rather than ``int()``: the same integer, and the sweep's tracer follows it."""
     kernel = (x[1] / y[1]) * (x[2] / y[2])
-    return int((kernel + 1) * (n * numel(y)))
+    return math.trunc((kernel + 1) * (n * numel(y)))
 
 
 def _mean(a: dict) -> bool:

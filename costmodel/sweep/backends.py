@@ -32,13 +32,22 @@ class Job:
     pareto: tuple | None = None
     compile: bool = True
     chunk: int = 32_768
+    convention: str = "paper"            # the convention's column (measures.Measures)
+    batch: int = 1
     key: str = field(default="", compare=False)
 
     def keyed(self) -> "Job":
         text = json.dumps([self.source, self.axes, self.fixed, self.where, self.pareto,
-                           self.compile, self.chunk], default=repr, sort_keys=True)
+                           self.compile, self.chunk, self.convention, self.batch],
+                          default=repr, sort_keys=True)
         return Job(self.source, self.axes, self.fixed, self.where, self.pareto, self.compile,
-                   self.chunk, hashlib.sha1(text.encode()).hexdigest())
+                   self.chunk, self.convention, self.batch,
+                   hashlib.sha1(text.encode()).hexdigest())
+
+    @property
+    def measures(self):
+        from costmodel.sweep.measures import Measures
+        return Measures(self.convention, self.batch)
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,12 @@ def _worker(job: Job):
         from costmodel.sweep.compile import Compiled
         from costmodel.sweep.filters import Where
         from costmodel.sweep.space import Axis, Space
-        from costmodel.sweep.trace import METRICS
         spec = Spec.load(job.source)
         space = Space([Axis(n, list(v)) for n, v in job.axes])
-        compiled = Compiled(spec, space.names, dict(job.fixed), enabled=job.compile)
-        where = Where(job.where, [*space.names, *dict(job.fixed), *METRICS]) if job.where else None
+        compiled = Compiled(spec, space.names, dict(job.fixed), enabled=job.compile,
+                            measures=job.measures)
+        where = (Where(job.where, [*space.names, *dict(job.fixed), *job.measures.names])
+                 if job.where else None)
         if len(_WORKERS) > 8:
             _WORKERS.clear()
         hit = _WORKERS[job.key] = (space, compiled, where)
@@ -74,7 +84,6 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
     """The rows of one chunk: the swept settings and the totals, after ``where``; with
     ``pareto``, only the chunk's own front (the caller merges the fronts)."""
     from costmodel.sweep.filters import front
-    from costmodel.sweep.trace import METRICS
     space, compiled, where = _worker(chunk.job)
     if chunk.indices is not None:
         blocks = [space.block_of(chunk.indices)]
@@ -92,7 +101,7 @@ def run_chunk(chunk: Chunk) -> dict[str, Any]:
             mask = where.mask(_as_arrays(env), n)
             cols = _select(cols, mask)
         parts.append(cols)
-    out = _concat(parts, [*space.names, *METRICS])
+    out = _concat(parts, [*space.names, *chunk.job.measures.names])
     if chunk.job.pareto:
         out = front(out, list(chunk.job.pareto))
     return out

@@ -22,7 +22,8 @@ from costmodel.count.profile import Spec
 from costmodel.errors import SpecError
 from costmodel.spec.expr import make_divisible
 from costmodel.sweep import trace as trace_mod
-from costmodel.sweep.trace import METRICS, Untraceable
+from costmodel.sweep.measures import DEFAULT, Measures
+from costmodel.sweep.trace import Untraceable
 
 try:                                    # the 'sweep' extra; without it, point by point
     import numpy as np
@@ -35,12 +36,10 @@ SPOT_CHECKS = 2              # real expansions per structure, away from its trac
 MAX_STRUCTURES = 4096
 
 
-def expand_point(spec: Spec, settings: dict[str, Any]) -> dict[str, int]:
+def expand_point(spec: Spec, settings: dict[str, Any],
+                 measures: Measures = DEFAULT) -> dict[str, int]:
     """The totals of one point by full expansion (what ``costmodel profile`` computes)."""
-    p = spec.profile(**settings)
-    return {"mult_adds": p.mult_adds, "params": p.params, "weights": p.weights,
-            "activations": p.activations, "flops_fvcore": p.total("fvcore"),
-            "flops_full": p.total("full")}
+    return measures.of_profile(spec.profile(**settings))
 
 
 # --- one structure ------------------------------------------------------------------------
@@ -302,8 +301,11 @@ class Compiled:
     expands every point (today's path, kept for the benchmark and as the fallback)."""
 
     def __init__(self, spec: Spec, swept: Sequence[str], fixed: dict[str, Any] | None = None,
-                 vector: bool | None = None, enabled: bool = True):
+                 vector: bool | None = None, enabled: bool = True,
+                 measures: Measures = DEFAULT):
         self.spec = spec
+        self.measures = measures
+        self.metrics = measures.names
         self.swept = list(swept)
         self.fixed = dict(fixed or {})
         self.vector = (np is not None) if vector is None else (vector and np is not None)
@@ -317,12 +319,12 @@ class Compiled:
 
     def _expand(self, point: dict[str, Any]) -> dict[str, int]:
         self.stats["expanded"] += 1
-        return expand_point(self.spec, self.settings_at(point))
+        return expand_point(self.spec, self.settings_at(point), self.measures)
 
     def _trace(self, point: dict[str, Any]) -> Structure | None:
         values = self.spec.settings(self.settings_at(point))
         try:
-            t, totals, plain = trace_mod.trace(self.spec, values, self.swept)
+            t, totals, plain = trace_mod.trace(self.spec, values, self.swept, self.measures)
         except Untraceable:
             self.enabled = False
             return None
@@ -339,8 +341,8 @@ class Compiled:
 
     # -- evaluation -----------------------------------------------------------------------
     def evaluate(self, block) -> dict[str, Any]:
-        """The totals (METRICS) at the points of a :class:`costmodel.sweep.space.Block`, in
-        its order: int64 arrays (lists without numpy, or with a count beyond int64). Raises
+        """The totals (``self.metrics``) at the points of a
+        :class:`costmodel.sweep.space.Block`, in its order: int64 arrays (lists without numpy, or with a count beyond int64). Raises
         the SpecError of the first point that ``costmodel profile`` rejects."""
         if self.enabled and self.swept and self.vector:
             try:
@@ -352,7 +354,7 @@ class Compiled:
     def _evaluate_points(self, block) -> dict[str, list[int]]:
         cols = block.columns()
         n = block.size
-        out: dict[str, list] = {m: [0] * n for m in METRICS}
+        out: dict[str, list] = {m: [0] * n for m in self.metrics}
         for j in range(n):
             point = {k: cols[k][j] for k in self.swept}
             r = None
@@ -373,7 +375,7 @@ class Compiled:
                 r = self._expand(point)
             else:
                 self.stats["compiled"] += 1
-            for m in METRICS:
+            for m in self.metrics:
                 out[m][j] = r[m]
         return out
 
@@ -402,14 +404,14 @@ class Compiled:
                 flat.update({k: np.broadcast_to(v, shape).reshape(-1) for k, v in inputs.items()})
             return {k: _item(flat[k][j]) for k in self.swept}
 
-        cols = {m: np.zeros(n, dtype=np.int64) for m in METRICS}
+        cols = {m: np.zeros(n, dtype=np.int64) for m in self.metrics}
         huge: dict[int, dict[str, int]] = {}        # points whose counts leave int64
 
         def put(j: int, r: dict[str, int]) -> None:
             if any(abs(v) > INT_LIMIT for v in r.values()):
                 huge[j] = r
             else:
-                for m in METRICS:
+                for m in self.metrics:
                     cols[m][j] = r[m]
 
         done = np.zeros(n, dtype=bool)
@@ -423,7 +425,7 @@ class Compiled:
                     bad = ok
                 take = ok & ~bad
                 if take.any():
-                    for m in METRICS:
+                    for m in self.metrics:
                         cols[m][take] = outs[m][take]
                     self.stats["compiled"] += int(take.sum())
                     self._spot_check_vector(s, point, np.flatnonzero(take), cols, put)
@@ -445,7 +447,7 @@ class Compiled:
         if huge:
             lists = {m: c.tolist() for m, c in cols.items()}
             for j, r in huge.items():
-                for m in METRICS:
+                for m in self.metrics:
                     lists[m][j] = r[m]
             return lists
         return cols
@@ -460,7 +462,7 @@ class Compiled:
             s.checks_left -= 1
             self.stats["spot_checks"] += 1
             real = self._expand(p)
-            if any(real[m] != int(cols[m][j]) for m in METRICS):
+            if any(real[m] != int(cols[m][j]) for m in self.metrics):
                 s.broken = True
                 self.stats["broken"] += 1
                 for i in where.tolist():

@@ -10,12 +10,14 @@ writer (:mod:`~costmodel.sweep.stream`) or, for small sweeps, into a :class:`Swe
 Counts follow the project's conventions: mult-adds are conv + linear multiply-accumulates
 (bias excluded), params every trainable parameter, weights the conv/linear weights alone,
 activations the output elements of every layer, flops_fvcore and flops_full the totals of
-those conventions (``costmodel profile --format json``'s totals).
+those conventions (``costmodel profile --format json``'s totals). ``convention`` and ``batch``
+add that convention's total under its profile key (``flops_thop``...) and the batch's count
+(``count_at_batch``): see :mod:`~costmodel.sweep.measures`.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from costmodel.count.profile import Spec
@@ -23,6 +25,7 @@ from costmodel.errors import SpecError
 from costmodel.output.tabular import Column, Tabular
 from costmodel.sweep import backends as backends_mod
 from costmodel.sweep.filters import Pareto, Where
+from costmodel.sweep.measures import BATCH_KEY, Measures
 from costmodel.sweep.space import CHUNK, MAX_POINTS, Space, parse_grid, resolve_axes
 from costmodel.sweep.trace import METRICS
 
@@ -48,6 +51,10 @@ class Point:
     activations: int = 0
     flops_fvcore: int = 0
     flops_full: int = 0
+    extra: dict[str, int] = field(default_factory=dict)   # a convention's columns
+
+    def value(self, metric: str) -> int:
+        return self.extra[metric] if metric in self.extra else getattr(self, metric)
 
 
 @dataclass
@@ -59,14 +66,19 @@ class Sweep:
     points: list[Point]
     complete: bool = True         # every point of the grid, in order (no sample or filter)
     filters: dict[str, Any] | None = None
+    measures: Measures = field(default_factory=Measures)
 
     def records(self) -> list[dict]:
-        return [{**{k: p.settings[k] for k in self.axes}, **{m: getattr(p, m) for m in METRICS}}
+        names = self.measures.names
+        return [{**{k: p.settings[k] for k in self.axes}, **{m: p.value(m) for m in names}}
                 for p in self.points]
 
     def to_json(self) -> dict:
         out = {"model": self.spec, "file": self.file, "grid": self.axes, "fixed": self.fixed,
-               "metrics": METRIC_DOCS}
+               "metrics": {**METRIC_DOCS, **self.measures.describe()}}
+        if self.measures.extra:
+            out["convention"] = self.measures.convention
+            out["batch"] = self.measures.batch
         if self.filters:
             out.update(self.filters)
         out["points"] = self.records()
@@ -80,7 +92,10 @@ class Plan:
     def __init__(self, source: "str | os.PathLike | Mapping | Spec", grid: Mapping[str, Any],
                  fixed: Mapping[str, Any] | None = None, *, sample: int | None = None,
                  seed: int | None = None, where: str | None = None, pareto: str | None = None,
-                 stream: bool = False, compile: bool = True, chunk: int = CHUNK):
+                 stream: bool = False, compile: bool = True, chunk: int = CHUNK,
+                 convention: str | None = None, batch: int = 1):
+        self.measures = Measures.of(convention, batch)
+        metrics = self.measures.names
         self.spec = Spec.load(source)
         given = dict(fixed or {})
         axes = resolve_axes(self.spec, grid, given)
@@ -88,10 +103,10 @@ class Plan:
         self.fixed = {k: resolved[k] for k in given}
         self.space = Space(axes)
         self.names = self.space.names
-        self.columns = [*self.names, *METRICS]
+        self.columns = [*self.names, *metrics]
         self.types = {a.name: type(a.values[0]) if a.values else str for a in axes}
-        self.types.update({m: int for m in METRICS})
-        self.where = Where(where, [*self.names, *self.fixed, *METRICS]) if where else None
+        self.types.update({m: int for m in metrics})
+        self.where = Where(where, [*self.names, *self.fixed, *metrics]) if where else None
         numeric = [c for c, t in self.types.items() if t in (int, float)]
         self.pareto = Pareto(pareto, self.columns, numeric) if pareto else None
         self.indices = self.space.sample(sample, seed) if sample is not None else None
@@ -114,7 +129,8 @@ class Plan:
             axes=tuple((a.name, tuple(a.values)) for a in axes),
             fixed=tuple(self.fixed.items()), where=where,
             pareto=tuple(self.pareto.names) if self.pareto else None,
-            compile=compile, chunk=chunk).keyed()
+            compile=compile, chunk=chunk, convention=self.measures.convention,
+            batch=self.measures.batch).keyed()
         self.chunk = chunk
 
     def chunks(self) -> list[backends_mod.Chunk]:
@@ -150,8 +166,10 @@ class Plan:
         if self.job.key in backends_mod._WORKERS:
             return
         from costmodel.sweep.compile import Compiled
-        compiled = Compiled(self.spec, self.names, self.fixed, enabled=self.job.compile)
-        where = Where(self.job.where, [*self.names, *self.fixed, *METRICS]) if self.job.where else None
+        compiled = Compiled(self.spec, self.names, self.fixed, enabled=self.job.compile,
+                            measures=self.measures)
+        where = (Where(self.job.where, [*self.names, *self.fixed, *self.measures.names])
+                 if self.job.where else None)
         backends_mod._WORKERS[self.job.key] = (self.space, compiled, where)
 
     def filters(self) -> dict[str, Any]:
@@ -172,10 +190,11 @@ class Plan:
             n = len(lists[METRICS[0]])
             for j in range(n):
                 settings = {**self.fixed, **{k: lists[k][j] for k in self.names}}
-                points.append(Point(settings, *(lists[m][j] for m in METRICS)))
+                points.append(Point(settings, *(lists[m][j] for m in METRICS),
+                                    extra={m: lists[m][j] for m in self.measures.extra}))
         complete = self.indices is None and self.where is None and self.pareto is None
         return Sweep(self.spec.name, self.spec.file, {a.name: a.values for a in self.space.axes},
-                     self.fixed, points, complete, self.filters())
+                     self.fixed, points, complete, self.filters(), self.measures)
 
 
 def run(source: "str | os.PathLike | Mapping | Spec", grid: Mapping[str, list[Any]],
@@ -191,20 +210,35 @@ def _m(n: int) -> str:
 
 
 def table(sweep: Sweep) -> Tabular:
-    """One row per point."""
+    """One row per point; with a convention other than the papers', its count beside the
+    mult-adds (and with a batch, the batch's count)."""
+    from costmodel.count.conventions import CONVENTIONS
+    m = sweep.measures
+    conv = CONVENTIONS[m.convention]
+    counted = [m.key] if m.convention != "paper" else []
+    counted += [BATCH_KEY] if m.batch != 1 else []
+    heads = {m.key: conv.title, BATCH_KEY: f"{conv.title}, batch {m.batch}"}
     fixed = ", ".join(f"{k}={v}" for k, v in sweep.fixed.items())
+    extra_cols = [c for k in counted for c in (Column(heads[k], key=k),
+                                               Column(f"{heads[k]} (M)", machine=False))]
     t = Tabular(title=f"{sweep.spec}: sweep over {' x '.join(sweep.axes)}"
                 + (f" ({fixed})" if fixed else ""),
                 columns=[*(Column(k) for k in sweep.axes), Column("Mult-Adds", key="mult_adds"),
-                         Column("Mult-Adds (M)", machine=False), Column("Params", key="params"),
+                         Column("Mult-Adds (M)", machine=False), *extra_cols,
+                         Column("Params", key="params"),
                          Column("Params (M)", machine=False), Column("Weights", key="weights",
                                                                      drop=1),
                          Column("Weights (M)", machine=False)])
     for p in sweep.points:
         t.add([*(p.settings[k] for k in sweep.axes), p.mult_adds, _m(p.mult_adds),
+               *(v for k in counted for v in (p.value(k), _m(p.value(k)))),
                p.params, _m(p.params), p.weights, _m(p.weights)])
     t.notes = ["Mult-Adds: conv + linear multiply-accumulates, bias excluded. Params: every "
                "trainable parameter. Weights: conv/linear weights only (no bias, no batch norm)."]
+    if counted:
+        t.notes.append(f"{conv.title}: {conv.doc}" + (f" ({conv.peer})" if conv.peer else "")
+                       + (f"; per sample, and for the batch of {m.batch}" if m.batch != 1
+                          else "; per sample") + ".")
     if sweep.filters:
         t.notes.append("Rows: " + "; ".join(
             f"{k} {v if not isinstance(v, list) else ','.join(v)}" for k, v in sweep.filters.items()))
@@ -218,10 +252,13 @@ def matrix(sweep: Sweep, metric: str = "mult_adds") -> Tabular:
     if not sweep.complete:
         raise SpecError("a matrix needs every point of the grid (no --sample, --where or --pareto)")
     (a, av), (b, bv) = sweep.axes.items()
-    word = {"mult_adds": "mult-adds", "params": "params", "weights": "weights"}[metric]
+    from costmodel.count.conventions import CONVENTIONS
+    words = {"mult_adds": "mult-adds", "params": "params", "weights": "weights",
+             BATCH_KEY: f"batch of {sweep.measures.batch}"}
+    word = words.get(metric) or next(c.title for c in CONVENTIONS.values() if c.key == metric)
     t = Tabular(title=f"{sweep.spec}: {word} (M), {a} down, {b} across",
                 columns=[Column(f"{a} \\ {b}", "left"), *(Column(str(v)) for v in bv)])
     it = iter(sweep.points)
     for va in av:
-        t.add([str(va), *(_m(getattr(next(it), metric)) for _ in bv)])
+        t.add([str(va), *(_m(next(it).value(metric)) for _ in bv)])
     return t

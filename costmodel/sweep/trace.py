@@ -19,12 +19,9 @@ from typing import Any
 
 from costmodel.errors import SpecError
 from costmodel.graph.expand import Expander
-from costmodel.graph.nodes import iter_layers
 from costmodel.graph.values import to_int
 
-METRICS = ("mult_adds", "params", "weights", "activations", "flops_fvcore", "flops_full")
-LAYER_FIELD = {"mult_adds": "mult_adds", "params": "params", "weights": "weights",
-               "activations": "activations", "flops_fvcore": "fvcore", "flops_full": "full"}
+from costmodel.sweep.measures import BASE as METRICS, DEFAULT, LAYER_FIELD, Measures  # noqa: F401
 
 
 class Untraceable(Exception):
@@ -379,22 +376,17 @@ def _pin_quietly(compute) -> None:
         pass      # the expansion itself raises it, with its place
 
 
-def trace(spec, values: dict[str, Any], traced: list[str]) -> tuple[Trace, dict[str, Any], dict]:
+def trace(spec, values: dict[str, Any], traced: list[str],
+          measures: Measures = DEFAULT) -> tuple[Trace, dict[str, Any], dict]:
     """Expand ``spec`` (a :class:`costmodel.count.profile.Spec`) at the resolved settings
     ``values`` with the settings named in ``traced`` bound to traced numbers (bools and
-    strings are guarded by equality instead). Returns the trace, the totals (traced values or
-    constants) and the plain totals at this point."""
+    strings are guarded by equality instead). Returns the trace, the totals of ``measures``
+    (traced values or constants) and the plain totals at this point."""
     t = Trace()
     env = dict(values)
     for name in traced:
         env[name] = t.leaf(name, values[name])
     exp = TracingExpander(spec.model, spec.raw, spec.file, env, spec._prepared)
     root, _, _ = exp.run()
-    totals: dict[str, Any] = {}
-    for m in METRICS:
-        attr = LAYER_FIELD[m]
-        total: Any = 0
-        for layer in iter_layers(root):
-            total = total + getattr(layer, attr)
-        totals[m] = total
+    totals = measures.of_tree(root)
     return t, totals, {m: _plain(v) for m, v in totals.items()}

@@ -24,6 +24,7 @@ class Run:
     file: str
     settings: tuple                      # ((name, value), ...)
     threads: int = 1                     # torch threads of the worker
+    peers: bool = False                  # also run every peer (verify --all --peers)
 
 
 def fingerprint(p: Profile) -> str:
@@ -50,16 +51,22 @@ def verify_run(run: Run) -> tuple[Any, str | None]:
         spec = _SPECS.get(run.file)
         if spec is None:
             spec = _SPECS[run.file] = Spec.load(run.file)
-        return verify_profile(spec.profile(**dict(run.settings))), None
+        p = spec.profile(**dict(run.settings))
+        r = verify_profile(p)
+        if run.peers:
+            from costmodel.torch.peers import check_peers
+            r.peers = check_peers(p)
+        return r, None
     except SpecError as exc:
         return None, str(exc)
 
 
-def verify_many(jobs: list[tuple], backend, progress: Callable[[str, int], None] | None = None
-                ) -> list[tuple]:
+def verify_many(jobs: list[tuple], backend, progress: Callable[[str, int], None] | None = None,
+                peers: bool = False) -> list[tuple]:
     """``jobs``: (file, spec, settings, error) as listed by verify --all; returns (file,
     settings, Verification or None, error) in the same order. ``progress(label, runs)`` after
-    each trace (``runs``: how many jobs it answers)."""
+    each trace (``runs``: how many jobs it answers). ``peers``: every run also runs the real
+    peers (``Verification.peers``)."""
     results: list[list] = []
     groups: dict[str, list[int]] = {}            # fingerprint -> indices of its jobs
     profiles: dict[int, Profile] = {}
@@ -76,7 +83,8 @@ def verify_many(jobs: list[tuple], backend, progress: Callable[[str, int], None]
         groups.setdefault(fingerprint(p), []).append(i)
     threads = max(1, (os.cpu_count() or 1) // max(1, getattr(backend, "workers", 1)))
     order = list(groups.values())
-    runs = [Run(str(jobs[idx[0]][0]), tuple(jobs[idx[0]][2].items()), threads) for idx in order]
+    runs = [Run(str(jobs[idx[0]][0]), tuple(jobs[idx[0]][2].items()), threads, peers)
+            for idx in order]
     skipped = sum(1 for r in results if r[3] is not None)
     if progress is not None and skipped:
         progress("", skipped)

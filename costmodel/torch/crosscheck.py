@@ -118,6 +118,7 @@ class Verification:
     unsupported_ops: dict[str, int] = field(default_factory=dict)
     split_sizes: dict[str, list[int]] = field(default_factory=dict)
     error: str | None = None
+    peers: list | None = None              # verify --peers: torch.peers.PeerCheck, per peer
 
     def layer_problems(self, check: LayerCheck) -> list[str]:
         return check.problems(self.split_sizes.get(check.name))
@@ -142,6 +143,14 @@ class Verification:
         if self.flop_counter_total != self.analytic_totals["flop_counter"]:
             out.append(f"FlopCounterMode total {self.flop_counter_total:,} != analytic "
                        f"{self.analytic_totals['flop_counter']:,}")
+        for c in self.peers or []:
+            if c.error:
+                out.append(f"peer {c.convention} failed: {c.error}")
+            elif c.failed:
+                bad = c.layer_mismatches
+                out.append(f"peer {c.convention} {c.measured:,} != analytic {c.analytic:,}"
+                           if c.measured != c.analytic else
+                           f"peer {c.convention}: {len(bad)} layer(s) differ, first {bad[0][0]!r}")
         return out
 
     @property
@@ -177,6 +186,8 @@ class Verification:
             "input_shape": list(self.input_shape), "output_shape": list(self.output_shape),
             "module_output_shape": _jsonable(self.module_output_shape),
         }
+        if self.peers is not None:
+            data["peers"] = [c.to_dict() for c in self.peers]
         if layers:
             data["layers"] = [{
                 "name": c.name, "op": c.op, "type": c.type,

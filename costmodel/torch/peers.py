@@ -244,6 +244,7 @@ class PeerCheck:
     missing: str = ""                   # why the peer is not available
     error: str = ""
     note: str = ""
+    no_rule: str = ""                   # the convention has no rule for an op here: not run
 
     @property
     def per_layer(self) -> bool:
@@ -257,15 +258,22 @@ class PeerCheck:
     def ok(self) -> bool:
         """True when the peer ran and agrees to the unit (a missing peer is not ok, nor wrong:
         see ``missing``)."""
-        return (not self.missing and not self.error and self.measured == self.analytic
-                and not self.layer_mismatches)
+        return (not self.missing and not self.error and not self.no_rule
+                and self.measured == self.analytic and not self.layer_mismatches)
+
+    @property
+    def failed(self) -> bool:
+        """The peer ran (or crashed) and disagrees: a mismatch. A peer not installed, or a
+        convention with no rule for an op of the network, is named, not failed."""
+        return not self.ok and not self.missing and not self.no_rule
 
     def to_dict(self) -> dict:
         return {"convention": self.convention, "version": self.version,
                 "analytic": self.analytic, "peer": self.measured,
                 "delta": None if self.measured is None else self.measured - self.analytic,
                 "match": self.ok, "missing": self.missing or None, "error": self.error or None,
-                "note": self.note or None, "layers_compared": len(self.layers),
+                "note": self.note or None, "no_rule": self.no_rule or None,
+                "layers_compared": len(self.layers),
                 "layer_mismatches": [{"layer": n, "analytic": a, "peer": m}
                                      for n, a, m in self.layer_mismatches]}
 
@@ -297,8 +305,13 @@ def check_peers(p, conventions: list[str] | None = None, batch: int = 1,
     shape = (batch, *p.input_shape)
     out = []
     cache: dict[str, tuple] = {}
+    from costmodel.ops.base import NoRule
     for name in conventions or PEERS:
-        counts = p.layer_counts(name, batch)
+        try:
+            counts = p.layer_counts(name, batch)
+        except NoRule as exc:
+            out.append(PeerCheck(name, no_rule=exc.message))
+            continue
         check = PeerCheck(name, analytic=sum(counts))
         dist, _ = VERSIONS[name]
         try:
