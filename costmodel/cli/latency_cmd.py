@@ -93,9 +93,9 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="The fixed synthetic networks only (64 of "
-                               "124), one round, less timing (under 30 s instead of about 2 "
-                               "minutes); a rougher fit."),
+    quick: bool = typer.Option(False, "--quick", help="74 of the 158 synthetic networks (no "
+                               "random chains, 6 staged networks), one round, less timing "
+                               "(under 30 s instead of about 2-3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
                                  help="Timing per network over all rounds (default 0.6 s, "
@@ -107,7 +107,9 @@ def calibrate(
 
     Synthetic networks (chains of one cell: a dense, 1x1, grouped or depthwise conv with the
     batch norm and activation after it, inverted residuals, split/shuffle units, stems, heads,
-    pooling; swept over shapes and channel counts; never the zoo's networks) are timed, and
+    pooling, wide MLPs; tiny chains that pin each class's overhead; random staged networks
+    like a search space's samples; swept over shapes and channel counts; never the zoo's
+    networks) are timed, and
     the additive model's constants (per op class: peak, memory bandwidth, overhead per kernel)
     are fitted by bounded relative least squares (costmodel/latency/calibrate.py documents the
     method and why chains, not lone ops). Prints the fit error per class. Needs the torch extra.

@@ -21,6 +21,12 @@ split     split in halves; one half 1x1, BN, ReLU, 3x3 depthwise, BN, 1x1, BN, R
           shuffle(2)                                                      (data movement)
 ========  =====================================================================================
 
+``staged`` networks, drawn at random like a search space's samples (never a zoo network): a
+stem, then three or four stages, each a stride-2 conv that doubles the channels followed by
+1-4 cells of one random family, then a head; they mix shapes and ops the way real networks do,
+which chains of one cell do not (every shape the same, the allocator recycling one size);
+``mlp`` chains of wide linear layers (4-64 MB of weights each), the only samples where a
+linear layer's time is streaming its weights;
 plus single-layer networks for the classes no cell covers: a stem (3-channel KxK conv with
 stride 2, BN, ReLU), a head (global average pooling, flatten, linear) and windowed pooling
 (conv, BN, ReLU, max pool, twice); and ``tiny`` chains, every class at a 4x4 map of 8 or 16
@@ -202,14 +208,57 @@ def _tiny() -> list[Synthetic]:
     ]
 
 
+STAGED = 30
+
+
+def _staged(n: int, seed: int) -> list[Synthetic]:
+    rng = random.Random(seed + 1)
+    families = ("dense", "pw", "mb", "dwsep", "gshuffle", "split")
+    out = []
+    for i in range(n):
+        res = rng.choice((96, 128, 160, 224))
+        c = rng.choice((16, 24, 32, 48))
+        layers = [{"op": "conv2d", "out": c, "kernel": 3, "stride": 2}, *_bn_act()]
+        desc = []
+        for _ in range(rng.choice((3, 4))):
+            c *= 2
+            family = rng.choice(families)
+            k = rng.choice((1, 2, 3, 4))
+            layers += [{"op": "conv2d", "out": c, "kernel": 3, "stride": 2}, *_bn_act()]
+            if family == "dense":
+                extra: tuple = (3,)
+            elif family == "mb":
+                extra = (rng.choice((3, 6)), 3)
+            elif family == "gshuffle":
+                extra = (next(g for g in (rng.choice((2, 3, 4, 8)), 2, 1) if c % (4 * g) == 0),)
+            else:
+                extra = ()
+            layers += _cell(family, c, extra) * k
+            desc.append(f"{family}{'/' + str(extra[0]) if extra else ''}x{k}@{c}")
+        layers += [{"op": "global_avg_pool"}, {"op": "flatten"}, {"op": "linear", "out": 1000}]
+        out.append(Synthetic(f"staged#{i} {res}px: " + ", ".join(desc), "staged",
+                             {"name": "synthetic_staged", "input": [3, res, res], "layers": layers}))
+    return out
+
+
+def _mlp() -> list[Synthetic]:
+    out = []
+    for w, reps in ((1024, 4), (2048, 3), (4096, 2), (3072, 2)):
+        out.append(Synthetic(f"mlp({w}) x{reps}", "mlp", {
+            "name": "synthetic_mlp", "input": [w],
+            "layers": [{"op": "linear", "out": w}, {"op": "relu"}] * reps}))
+    return out
+
+
 def networks(quick: bool = False) -> list[Synthetic]:
     """The calibration set: fixed chains, single-layer networks, then seeded random chains
     (``quick``: no random ones)."""
     fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
-    singles = _singles() + _tiny()
+    singles = _singles() + _tiny() + _mlp()
+    staged = _staged(STAGED, SEED)
     if quick:
-        return fixed + singles
-    return fixed + singles + _random(RANDOM, SEED, {n.label for n in fixed + singles})
+        return fixed + singles + staged[:6]
+    return fixed + singles + staged + _random(RANDOM, SEED, {n.label for n in fixed + singles})
 
 
-__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "SEED"]
+__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "SEED"]
