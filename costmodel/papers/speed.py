@@ -1,5 +1,5 @@
 """Speed tables: the papers' device timings beside mult-adds, the PREDICTED latency (a device
-profile's roofline, always named) and, only when asked, the latency MEASURED on this machine.
+profile's cost model, always named) and, only when asked, the latency MEASURED on this machine.
 
 Two table kinds (``costmodel.papers.registry``):
 
@@ -54,7 +54,7 @@ class SpeedContext:
 
     def predicted_note(self) -> str:
         d = self.device
-        return (f"Predicted: PREDICTED, not measured: the roofline latency model on device profile "
+        return (f"Predicted: PREDICTED, not measured: the {d.model} latency model on device profile "
                 f"{self.device_text()}, calibrated {d.calibrated or '?'} with torch "
                 f"{d.torch or '?'} on {d.cpu or '?'}; `costmodel latency SPEC --device "
                 f"{d.name}` shows it per layer.")
