@@ -37,9 +37,10 @@ from rich.console import Console  # noqa: E402
 from costmodel.count.profile import Spec  # noqa: E402
 from costmodel.latency import calibrate as cal  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
-from costmodel.latency.bench import measure  # noqa: E402
+from costmodel.latency.bench import measure, time_call  # noqa: E402
 from costmodel.latency.predict import predict  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
+from costmodel.papers.rank import spearman  # noqa: E402
 
 # (spec, settings): every zoo spec at its defaults, then variants
 CONFIGS: list[tuple[str, dict]] = [
@@ -64,32 +65,9 @@ CONFIGS: list[tuple[str, dict]] = [
 ]
 
 
-def ranks(xs: list[float]) -> list[float]:
-    """Ranks 1..n, ties given their average rank."""
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    r = [0.0] * len(xs)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            r[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return r
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    ra, rb = ranks(a), ranks(b)
-    ma, mb = statistics.fmean(ra), statistics.fmean(rb)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
-    var = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
-    return cov / var if var else 0.0
-
-
 def scores(pred: list[float], meas: list[float]) -> dict:
     err = [abs(p - m) / m for p, m in zip(pred, meas)]
-    return {"spearman": spearman(pred, meas), "mape": statistics.fmean(err),
+    return {"spearman": spearman(pred, meas) or 0.0, "mape": statistics.fmean(err),
             "w10": sum(e <= 0.10 for e in err) / len(err), "w20": sum(e <= 0.20 for e in err) / len(err)}
 
 
@@ -112,15 +90,11 @@ def main() -> None:
     profiles = [(name, settings, Spec.load(name).profile(**settings)) for name, settings in configs]
     best: list[dict] = [{} for _ in profiles]
     nets = cal.networks(args.quick)
-    cal_best: dict[str, cal.Sample] = {}
     # Calibration and measurement rounds alternate, so both see the same machine: on a shared
     # one, load that comes and goes then spoils neither side alone.
-    for rnd in range(args.rounds):
+
+    def zoo_round(rnd: int) -> None:
         if not args.profile:
-            for s_ in cal.measure_all(nets, args.threads, (0.1 if args.quick else 0.6) / args.rounds, 1):
-                old = cal_best.get(s_.label)
-                if old is None or s_.time_s < old.time_s:
-                    cal_best[s_.label] = s_
             con.print(f"[round {rnd + 1}/{args.rounds}] timed {len(nets)} synthetic networks "
                       f"({time.perf_counter() - t0:.0f} s)")
         for i, (name, settings, p) in enumerate(profiles):
@@ -136,11 +110,18 @@ def main() -> None:
                 b["layers"] = m.layers
             con.print(f"[round {rnd + 1}/{args.rounds}, {i + 1}/{len(profiles)}] {name} {settings or ''}: "
                       f"{m.totals['min_s'] * 1e3:.2f} ms (fastest of {repeat})")
+
+    samples: list[cal.Sample] = []
+    if args.profile:
+        for rnd in range(args.rounds):
+            zoo_round(rnd)
+    else:
+        samples = cal.measure_all(nets, args.threads, 0.1 if args.quick else 0.6, args.rounds,
+                                  after_round=zoo_round)
     if args.profile:
         dev = devices.load_file(args.profile)
         con.print(f"profile: {args.profile} (not calibrated in this run)")
     else:
-        samples = [cal_best[n.label] for n in nets]
         f = cal.fit(samples)
         name = Path(args.save_profile).stem if args.save_profile else "bench"
         dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples))
@@ -204,16 +185,9 @@ def main() -> None:
     con.print(t.to_rich())
     # how long `costmodel latency mobilenet_v2` takes in-process (no torch): the profile, then
     # the prediction on the profile, each the fastest of 20
-    def fastest(fn, n=20):
-        ts = []
-        for _ in range(n):
-            a = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - a)
-        return min(ts)
     mnv2 = Spec.load("mobilenet_v2").profile()
-    t_prof = fastest(lambda: Spec.load("mobilenet_v2").profile())
-    t_pred = fastest(lambda: predict(mnv2, dev).to_dict())
+    t_prof = min(time_call(lambda: Spec.load("mobilenet_v2").profile(), 20, 0))
+    t_pred = min(time_call(lambda: predict(mnv2, dev).to_dict(), 20, 0))
     con.print(f"in-process, MobileNetV2: spec load + profile {t_prof * 1e3:.2f} ms, prediction "
               f"(predict + JSON dict) {t_pred * 1e3:.2f} ms")
     con.print(f"total run time {time.perf_counter() - t0:.0f} s")

@@ -61,23 +61,23 @@ class Sample:
         return self.net.label
 
 
-def kernels_of(net: Synthetic) -> tuple[Kernel, ...]:
-    p = sample_profile(net)
+def kernels_of(p) -> tuple[Kernel, ...]:
+    """Every kernel of a profiled network, layer by layer (each op's own ``kernels`` rule)."""
     return tuple(k for l in p.layers for k in layer_traffic(l).kernels)
 
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
-                progress=None) -> list[Sample]:
+                progress=None, after_round=None) -> list[Sample]:
     """Time every network: its fastest call over ``rounds`` rounds, each round giving it about
-    ``budget_s / rounds`` seconds of calls (at least 3)."""
+    ``budget_s / rounds`` seconds of calls (at least 3). ``after_round(r)``, when given, runs
+    after each round (the latency benchmark times the zoo there, between the rounds)."""
     import torch
     from costmodel.latency.bench import threads as with_threads, time_call
     from costmodel.torch.builder import build, example_input
     built = []
     for n in nets:
         p = sample_profile(n)
-        built.append((n, build(p.root), example_input(p.input_shape, 1),
-                      tuple(k for l in p.layers for k in layer_traffic(l).kernels)))
+        built.append((n, build(p.root), example_input(p.input_shape, 1), kernels_of(p)))
     best = [float("inf")] * len(built)
     with with_threads(threads), torch.inference_mode():
         for r in range(rounds):
@@ -87,6 +87,8 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
                 best[i] = min(best[i], once, *time_call(lambda: net(x), repeat, 0))
                 if progress:
                     progress(n, r)
+            if after_round:
+                after_round(r)
     return [Sample(n, ks, t) for (n, _, _, ks), t in zip(built, best)]
 
 

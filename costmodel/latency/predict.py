@@ -21,31 +21,8 @@ from costmodel.count.profile import Profile
 from costmodel.errors import SpecError
 from costmodel.latency.devices import DeviceProfile
 from costmodel.latency.traffic import LayerTraffic, check_batch, check_dtype, layer_traffic, totals
-from costmodel.ops.base import Kernel
 
 BOUNDS = ("compute", "memory", "overhead")
-
-
-@dataclass(frozen=True)
-class KernelTime:
-    compute_s: float
-    memory_s: float
-    overhead_s: float
-    additive: bool = False
-
-    @property
-    def time_s(self) -> float:
-        if self.additive:
-            return self.overhead_s + self.compute_s + self.memory_s
-        return self.overhead_s + max(self.compute_s, self.memory_s)
-
-
-def kernel_time(k: Kernel, dev: DeviceProfile, batch: int, dtype: str) -> KernelTime:
-    c = dev.cls(k.cls)
-    size = DTYPE_BYTES[dtype]
-    moved = ((k.reads + k.writes) * batch + k.weights) * size
-    return KernelTime(k.flops * batch / c.peak_flops, moved / dev.bandwidth(k.cls), c.overhead_s,
-                      dev.model == "additive")
 
 
 @dataclass
@@ -84,7 +61,9 @@ def _constants(dev: DeviceProfile) -> dict[str, tuple[float, float, float]]:
 
 def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
                consts: dict | None = None) -> LayerTime:
-    """The kernels' times summed (the same arithmetic as ``kernel_time``, inlined)."""
+    """The layer's kernels priced and summed: each kernel's compute part F / peak, its memory
+    part B / bandwidth and its overhead; the additive model adds both parts, the roofline
+    keeps the larger."""
     consts = consts or _constants(dev)
     additive = dev.model == "additive"
     size = DTYPE_BYTES[dtype]
