@@ -95,7 +95,7 @@ def main() -> None:
 
     def zoo_round(rnd: int) -> None:
         if not args.profile:
-            con.print(f"[round {rnd + 1}/{args.rounds}] timed {len(nets)} synthetic networks "
+            con.print(f"round {rnd + 1}/{args.rounds}: timed {len(nets)} synthetic networks "
                       f"({time.perf_counter() - t0:.0f} s)")
         for i, (name, settings, p) in enumerate(profiles):
             one = measure(p, args.threads, 1, 1, per_layer=False).totals["time_s"]
@@ -108,7 +108,7 @@ def main() -> None:
             b["repeat"] = b.get("repeat", 0) + repeat
             if last:
                 b["layers"] = m.layers
-            con.print(f"[round {rnd + 1}/{args.rounds}, {i + 1}/{len(profiles)}] {name} {settings or ''}: "
+            con.print(f"round {rnd + 1}/{args.rounds}, {i + 1}/{len(profiles)}: {name} {settings or ''}: "
                       f"{m.totals['min_s'] * 1e3:.2f} ms (fastest of {repeat})")
 
     samples: list[cal.Sample] = []
