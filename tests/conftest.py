@@ -58,3 +58,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def write_registry(tmp_path: Path, text: str) -> Path:
+    """A registry folder holding one paper file (``text``, dedented) under ``tmp_path``."""
+    folder = tmp_path / "reg"
+    folder.mkdir(parents=True)
+    (folder / "paper.yaml").write_text(textwrap.dedent(text).lstrip("\n"))
+    return folder

@@ -11,10 +11,11 @@ import csv
 import io
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from conftest import write_registry
 
 from costmodel.count.profile import Spec
 from costmodel.papers import measured, registry
@@ -59,13 +60,6 @@ def test_spearman_undefined_cases():
 
 # --- speed fields: parsing and validation -------------------------------------------------------
 
-def _registry(tmp_path: Path, text: str) -> Path:
-    folder = tmp_path / "reg"
-    folder.mkdir(parents=True)
-    (folder / "paper.yaml").write_text(textwrap.dedent(text).lstrip("\n"))
-    return folder
-
-
 SPEED_HEAD = """
 paper: p
 citation: someone
@@ -83,7 +77,7 @@ tables:
 
 
 def test_speed_fields_parse(tmp_path):
-    folder = _registry(tmp_path, SPEED_HEAD)
+    folder = write_registry(tmp_path, SPEED_HEAD)
     t = registry.load(folder).get("p-s1")
     col = t.definition.speeds[0]
     assert (col.key, col.device, col.unit, col.batch, col.source) == ("arm", "some phone", "ms", 1, "a paper")
@@ -91,31 +85,31 @@ def test_speed_fields_parse(tmp_path):
 
 
 def test_bad_unit_fails_with_file_and_line(cli, tmp_path):
-    folder = _registry(tmp_path, SPEED_HEAD.replace("unit: ms", "unit: fps"))
+    folder = write_registry(tmp_path, SPEED_HEAD.replace("unit: ms", "unit: fps"))
     r = cli("table", "p-s1", "--registry", folder)
     assert r.code == 2 and "Traceback" not in r.err
     assert f"{folder / 'paper.yaml'}:9:" in r.err and "speeds.0.unit" in r.err   # the speeds entry
 
 
 def test_missing_source_fails_with_file_and_line(cli, tmp_path):
-    folder = _registry(tmp_path, SPEED_HEAD.replace(', source: "a paper"', ""))
+    folder = write_registry(tmp_path, SPEED_HEAD.replace(', source: "a paper"', ""))
     r = cli("table", "--list", "--registry", folder)
     assert r.code == 2
     assert f"{folder / 'paper.yaml'}:9:" in r.err and "missing field 'speeds.0.source'" in r.err
 
 
 def test_undeclared_speed_column_and_bad_claim_fail_at_their_line(cli, tmp_path):
-    folder = _registry(tmp_path, SPEED_HEAD.replace("speed: {arm: 50.0}", "speed: {gpu: 50.0}"))
+    folder = write_registry(tmp_path, SPEED_HEAD.replace("speed: {arm: 50.0}", "speed: {gpu: 50.0}"))
     r = cli("table", "p-s1", "--registry", folder)
     assert r.code == 2 and f"{folder / 'paper.yaml'}:12:" in r.err
     assert "speed 'gpu' is not a declared speed column (declared: arm)" in r.err
     claim = SPEED_HEAD.replace("    rows:\n", "    claims:\n      - {text: x, column: arm, "
                                "faster: a, slower: zz}\n    rows:\n")
-    r = cli("table", "p-s1", "--registry", _registry(tmp_path / "c", claim))
+    r = cli("table", "p-s1", "--registry", write_registry(tmp_path / "c", claim))
     assert r.code == 2 and ":11:" in r.err and "names model 'zz'" in r.err
     nospeeds = SPEED_HEAD.replace('      - {key: arm, device: "some phone", unit: ms, batch: 1, '
                                   'source: "a paper"}\n', "").replace("    speeds:\n", "")
-    r = cli("table", "p-s1", "--registry", _registry(tmp_path / "n", nospeeds))
+    r = cli("table", "p-s1", "--registry", write_registry(tmp_path / "n", nospeeds))
     assert r.code == 2 and "needs 'speeds'" in r.err
 
 
@@ -280,7 +274,7 @@ tables:
 
 
 def test_measure_runs_bench_on_tiny_shapes(cli, tmp_path, one_torch_thread):
-    folder = _registry(tmp_path, GUIDE_REG)
+    folder = write_registry(tmp_path, GUIDE_REG)
     r = cli("table", "p-g", "--registry", folder, "--measure", "--repeat", "2", "--device",
             HAND_DEVICE, "--format", "json")
     assert r.code == 0, r.err

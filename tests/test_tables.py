@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import math
-import textwrap
 from pathlib import Path
 
 import pytest
+
+from conftest import write_registry
 
 from costmodel.papers import tables as paper_tables
 
@@ -231,13 +232,6 @@ def test_unknown_table_lists_the_known_ones(cli):
     assert "Traceback" not in r.err
 
 
-def _registry(tmp_path: Path, text: str) -> Path:
-    folder = tmp_path / "reg"
-    folder.mkdir(parents=True)
-    (folder / "paper.yaml").write_text(textwrap.dedent(text).lstrip("\n"))
-    return folder
-
-
 GOOD_HEAD = """
 paper: p
 citation: someone
@@ -252,7 +246,7 @@ tables:
 
 
 def test_row_with_a_missing_spec_fails_at_its_line(cli, tmp_path):
-    folder = _registry(tmp_path, GOOD_HEAD + "      - {model: bad, spec: no_such_net, top1: 1.0}\n")
+    folder = write_registry(tmp_path, GOOD_HEAD + "      - {model: bad, spec: no_such_net, top1: 1.0}\n")
     r = cli("table", "p-t1", "--registry", folder)
     assert r.code == 2
     assert f"{folder / 'paper.yaml'}:10:" in r.err        # the bad row's line
@@ -267,7 +261,7 @@ def test_row_with_a_missing_spec_fails_at_its_line(cli, tmp_path):
 
 
 def test_row_with_an_unknown_setting_fails_at_its_line(cli, tmp_path):
-    folder = _registry(tmp_path, GOOD_HEAD +
+    folder = write_registry(tmp_path, GOOD_HEAD +
                        "      - {model: bad, spec: mobilenet_v1,\n"
                        "         settings: {widht: 0.5}, top1: 1.0}\n")
     r = cli("table", "p-t1", "--registry", folder)
@@ -277,14 +271,14 @@ def test_row_with_an_unknown_setting_fails_at_its_line(cli, tmp_path):
 
 
 def test_row_with_a_bad_value_or_field_fails_at_its_line(cli, tmp_path):
-    folder = _registry(tmp_path, GOOD_HEAD +
+    folder = write_registry(tmp_path, GOOD_HEAD +
                        "      - {model: bad, spec: mobilenet_v1, settings: {resolution: big}}\n")
     r = cli("table", "p-t1", "--registry", folder)
     assert r.code == 2 and ":10: row 'bad': setting 'resolution' expects an integer" in r.err
-    folder2 = _registry(tmp_path / "x", GOOD_HEAD.replace("top1: 60.0", "top_1: 60.0"))
+    folder2 = write_registry(tmp_path / "x", GOOD_HEAD.replace("top1: 60.0", "top_1: 60.0"))
     r = cli("table", "--list", "--registry", folder2)
     assert r.code == 2 and ":9: table 't1', row 1: unknown field 'top_1'" in r.err
-    folder3 = _registry(tmp_path / "y", GOOD_HEAD + "      - {model: nospec, top1: 1.0}\n")
+    folder3 = write_registry(tmp_path / "y", GOOD_HEAD + "      - {model: nospec, top1: 1.0}\n")
     r = cli("table", "--list", "--registry", folder3)
     assert r.code == 2 and ":10: table 't1', row 2: missing field 'spec'" in r.err
 
