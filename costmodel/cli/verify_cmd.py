@@ -305,8 +305,9 @@ def verify(
         if set_:
             fail("--set applies to one spec; --all verifies each spec's own variants")
         from costmodel.sweep.backends import backend as make_backend
+        from costmodel.torch.batch import prepare_worker
         try:
-            runner = make_backend(backend, jobs, address)
+            runner = make_backend(backend, jobs, address, prepare_worker)
         except SpecError as exc:
             fail(exc.message)
         try:
@@ -326,7 +327,9 @@ def verify(
                            parse_input(input_))
         raise typer.Exit(show(r, fmt.value))
     from costmodel.torch.crosscheck import verify_profile
+    from costmodel.torch.tracing import drop_source_locations
     p = Spec.load(spec).profile(**parse_assignments(set_))
+    drop_source_locations()
     r = verify_profile(p)
     checks = _peer_checks(p) if peers else []
     if fmt == Format.json:

@@ -329,10 +329,10 @@ def verify_profile(p: Profile) -> Verification:
     """Build, run and trace the network of an analytic profile."""
     check_size(p)
     import torch
-    from costmodel.torch.builder import build, example_input
+    from costmodel.torch.builder import NO_INIT_PARAMS, build, example_input
 
     try:
-        model = build(p.root)
+        model = build(p.root, init=p.params < NO_INIT_PARAMS)   # no count depends on a value
         x = example_input(p.input_shape)
     except SpecError as exc:
         raise exc.located(file=p.file) from None
