@@ -79,7 +79,8 @@ def test_dense_3x3_with_bias():
     # weights 8 * 4 * 9 = 288 + 8 bias; output 8 * 100; FLOPs 2 * 288 * 100 + 800 bias adds
     assert r.traffic.weight_bytes == 296 * 4
     assert r.traffic.flops == 2 * 288 * 100 + 800
-    assert r.op_class == "conv" and r.mac_1x1 is None
+    # a 400-element input: torch runs it with its native kernel (tests/test_conv_backend.py)
+    assert r.op_class == "conv_small" and r.mac_1x1 is None
 
 
 def test_concat_add_and_views():
@@ -111,7 +112,7 @@ def test_totals_add_up_and_the_profile_command_shows_traffic(cli):
     t = totals(rows)
     assert t["bytes"] == sum(r.traffic.bytes for r in rows)
     # conv/linear FLOPs are twice the paper's mult-adds (plus bias adds of the classifier: 1000)
-    conv_flops = sum(r.traffic.flops for r in rows if r.op_class in ("conv", "conv1x1", "depthwise", "linear"))
+    conv_flops = sum(r.traffic.flops for r in rows if r.op_class in ("conv", "conv_small", "conv1x1", "depthwise", "linear"))
     assert conv_flops == 2 * p.mult_adds + 1000
     r = cli("profile", "mobilenet_v2", "--traffic", "--dtype", "int8", "--format", "json")
     assert r.code == 0, r
@@ -167,6 +168,25 @@ def test_additive_arithmetic_on_a_hand_made_profile():
     assert t["gap"].bound == "memory"
 
 
+def test_a_profile_without_conv_small_prices_it_as_conv(tmp_path):
+    dev = devices.load_file(HAND_ADD)              # calibrated before conv_small existed
+    assert dev.classes.conv_small is None and dev.cls("conv_small") == dev.cls("conv")
+    p = profile({"name": "t", "input": [4, 10, 10], "layers": [
+        {"op": "conv2d", "out": 8, "kernel": 3, "name": "c"}]})
+    (l,) = predict(p, dev).layers
+    assert l.traffic.op_class == "conv_small"
+    # 57,600 FLOPs / 2e10 = 2.88 us, (400 + 800 + 288) x 4 B / 1e10 = 0.5952 us, + 10 us
+    assert l.time_s == pytest.approx(10e-6 + 2.88e-6 + 0.5952e-6)
+    # with a class of its own, its own constants
+    own = tmp_path / "own.yaml"
+    own.write_text(HAND_ADD.read_text().replace(
+        "  conv1x1:", "  conv_small:    {peak_flops: 1e10, overhead_s: 5e-5}\n  conv1x1:"))
+    (l,) = predict(p, devices.load_file(own)).layers
+    assert l.time_s == pytest.approx(50e-6 + 5.76e-6 + 0.5952e-6)
+    assert "conv_small:" in devices.dump(devices.load_file(own))
+    assert "conv_small:" not in devices.dump(dev)      # a missing class is not invented
+
+
 def test_format_1_profiles_have_no_model_or_class_bandwidth(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("threads: 1\n", "threads: 1\nmodel: additive\n"))
@@ -216,7 +236,7 @@ def test_calibration_networks_cover_every_class_and_are_not_zoo_networks():
     from costmodel.ops.base import KERNEL_CLASSES
     from costmodel.spec.zoo import ZOO_DIR
     nets = networks()
-    assert len(nets) == 158 and len(networks(quick=True)) == 74
+    assert len(nets) == 176 and len(networks(quick=True)) == 92
     assert len({n.label for n in nets}) == len(nets)
     seen = set()
     zoo_names = {f.stem for f in ZOO_DIR.glob("*.yaml")}
@@ -349,7 +369,7 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
     assert prof.format == 2 and prof.model == "additive"
     from costmodel.latency.synthetic import networks
-    assert "74 synthetic networks" in prof.description
+    assert "92 synthetic networks" in prof.description
     assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
     assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
     assert not list(tmp_path.glob(".*.tmp"))

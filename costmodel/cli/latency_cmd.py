@@ -93,7 +93,7 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="74 of the 158 synthetic networks (no "
+    quick: bool = typer.Option(False, "--quick", help="92 of the 176 synthetic networks (no "
                                "random chains, 6 staged networks), one round, less timing "
                                "(under 30 s instead of about 2-3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),

@@ -4,7 +4,9 @@ Samples. The synthetic networks of :mod:`costmodel.latency.synthetic` (chains of
 shape, swept over shapes and channel counts; never a zoo network), each built by the same
 spec -> graph -> torch path as every spec and timed in torch eager, inference mode, batch 1,
 at the given threads. Timing runs in ``rounds``: every network is timed in every round (warm-up,
-then repeated calls for its share of the budget) and keeps its fastest call over all rounds.
+then windows of consecutive calls lasting at least 30 ms each, for its share of the budget) and
+keeps its fastest window's mean call over all rounds (windows, not single calls: see
+``costmodel.latency.bench.WINDOW_S``).
 On a shared machine another process only ever adds time, and spreading the rounds over the
 run keeps a burst of contention from spoiling one network's sample.
 
@@ -15,7 +17,7 @@ Model (format 2, ``model: additive``). A kernel of class c with F FLOPs and B by
 Compute and memory are added, not maxed: on a CPU in eager mode a kernel's loads and its
 arithmetic overlap only partly, and the sum fits measured networks far better than the
 roofline's max (see benchmarks/bench_latency.py). A sample's predicted time is the sum over
-its kernels, so it is *linear* in the 27 unknowns (per class: overhead, 1/peak, 1/bandwidth).
+its kernels, so it is *linear* in the 33 unknowns (per class: overhead, 1/peak, 1/bandwidth).
 
 Fit. Minimise the squared relative error sum(((x_i . theta - t_i) / t_i)^2) over the samples,
 each unknown bounded below (overhead >= 10 ns, peak <= 1e14 FLOP/s, bandwidth <= 1e13 B/s: a
@@ -68,11 +70,12 @@ def kernels_of(p) -> tuple[Kernel, ...]:
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
                 progress=None, after_round=None) -> list[Sample]:
-    """Time every network: its fastest call over ``rounds`` rounds, each round giving it about
-    ``budget_s / rounds`` seconds of calls (at least 3). ``after_round(r)``, when given, runs
+    """Time every network: its fastest window of calls (``bench.window_means``: the mean call
+    of at least 30 ms of consecutive calls) over ``rounds`` rounds, each round giving it about
+    ``budget_s / rounds`` seconds (at least 3 windows). ``after_round(r)``, when given, runs
     after each round (the latency benchmark times the zoo there, between the rounds)."""
     import torch
-    from costmodel.latency.bench import threads as with_threads, time_call
+    from costmodel.latency.bench import WINDOW_S, threads as with_threads, time_call, window_means
     from costmodel.torch.builder import build, example_input
     built = []
     for n in nets:
@@ -82,9 +85,10 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
     with with_threads(threads), torch.inference_mode():
         for r in range(rounds):
             for i, (n, net, x, _) in enumerate(built):
-                once = time_call(lambda: net(x), 1, 1)[0]
-                repeat = max(3, min(200, int(budget_s / rounds / max(once, 1e-6))))
-                best[i] = min(best[i], once, *time_call(lambda: net(x), repeat, 0))
+                time_call(lambda: net(x), 0, 1)                # warm-up
+                share = budget_s / rounds          # windows shrink with a tiny budget (tests)
+                best[i] = min(best[i], *window_means(lambda: net(x), share,
+                                                     min(WINDOW_S, share / 3)))
                 if progress:
                     progress(n, r)
             if after_round:
@@ -183,7 +187,7 @@ def fit(samples: list[Sample]) -> Fit:
 
 METHOD = ("additive model t = overhead + FLOPs/peak + bytes/bandwidth per kernel class, fitted "
           "by bounded relative least squares to synthetic chains of cells (never zoo networks), "
-          "each timed at its fastest call over {rounds} rounds")
+          "each timed at its fastest 30 ms window of calls over {rounds} rounds")
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,

@@ -17,15 +17,17 @@ per device, thread count and dtype. Schema (format 2; format 1 files, the same w
     method: free text (how the constants were obtained)
     model: additive               # additive | roofline (default roofline), see below
     memory_bandwidth: 2.0e+10     # bytes/s, for every class that gives none of its own
-    classes:                      # all nine, no others
+    classes:                      # these eleven, no others (KERNEL_CLASSES in ops/base.py)
       conv:          {peak_flops: 4.0e+10, overhead_s: 2.0e-05, memory_bandwidth: 3.0e+10,
                       fit_mape: 0.06, samples: 16}
+      conv_small:    {...}        # optional: absent, priced as conv
       conv1x1:       {...}
       grouped:       {...}
       depthwise:     {...}
       linear:        {...}
       elementwise:   {...}
       pooling:       {...}
+      avg_pool:      {...}        # optional: absent, priced as pooling
       global_pool:   {...}
       data_movement: {...}
 
@@ -99,17 +101,23 @@ class ClassProfile(_Strict):
 
 class Classes(_Strict):
     conv: ClassProfile
+    conv_small: Optional[ClassProfile] = None    # absent: priced as conv (see FALLBACK)
     conv1x1: ClassProfile
     grouped: ClassProfile
     depthwise: ClassProfile
     linear: ClassProfile
     elementwise: ClassProfile
     pooling: ClassProfile
+    avg_pool: Optional[ClassProfile] = None      # absent: priced as pooling (see FALLBACK)
     global_pool: ClassProfile
     data_movement: ClassProfile
 
 
 assert set(Classes.model_fields) == set(KERNEL_CLASSES), "device classes out of step with ops"
+
+# Classes added after format 2 first shipped: a profile without one prices its kernels as the
+# class named here (the profiles calibrated before them had one class for both).
+FALLBACK = {"conv_small": "conv", "avg_pool": "pooling"}
 
 Text = Annotated[str, Field(max_length=2000)]
 
@@ -137,7 +145,8 @@ class DeviceProfile(_Strict):
         return self._file
 
     def cls(self, name: str) -> ClassProfile:
-        return getattr(self.classes, name)
+        own = getattr(self.classes, name)
+        return getattr(self.classes, FALLBACK[name]) if own is None else own
 
     def bandwidth(self, name: str) -> float:
         """The memory bandwidth of class ``name``: its own, else the profile's."""
@@ -261,7 +270,9 @@ def dump(prof: DeviceProfile) -> str:
         *([f"model: {prof.model}"] if prof.format >= 2 else []),
         f"memory_bandwidth: {_num(prof.memory_bandwidth)}", "classes:"]
     for name in KERNEL_CLASSES:
-        c = prof.cls(name)
+        c = getattr(prof.classes, name)
+        if c is None:            # a FALLBACK class the profile does not have
+            continue
         extra = ""
         if c.memory_bandwidth is not None:
             extra += f", memory_bandwidth: {_num(c.memory_bandwidth)}"

@@ -121,6 +121,10 @@ FIXED = [
     ("dense", 16, 112, (3,)), ("dense", 32, 56, (3,)), ("dense", 64, 56, (3,)),
     ("dense", 64, 28, (3,)), ("dense", 128, 28, (3,)), ("dense", 256, 14, (3,)),
     ("dense", 512, 7, (3,)), ("dense", 48, 28, (5,)),
+    # inputs of at most 20,480 elements: torch runs these with its native kernel, not oneDNN
+    ("dense", 16, 32, (3,)), ("dense", 32, 16, (3,)), ("dense", 64, 8, (3,)),
+    ("dense", 128, 8, (3,)), ("dense", 96, 14, (3,)), ("dense", 256, 8, (3,)),
+    ("dense", 512, 4, (3,)), ("dense", 24, 28, (3,)),
     ("pw", 32, 112, ()), ("pw", 64, 56, ()), ("pw", 128, 28, ()), ("pw", 256, 14, ()),
     ("pw", 512, 7, ()), ("pw", 1024, 7, ()), ("pw", 96, 28, ()),
     ("mb", 16, 112, (1, 3)), ("mb", 24, 56, (6, 3)), ("mb", 32, 28, (6, 3)),
@@ -185,6 +189,16 @@ def _singles() -> list[Synthetic]:
         out.append(Synthetic(f"pool({c}) on {c}x{hw}x{hw}", "pool", {
             "name": "synthetic_pool", "input": [c, hw, hw],
             "layers": [*dense(c), pool, *dense(c), pool]}))
+    # pooling alone, so that its cost per window element and per byte are told apart: the
+    # window (3x3 or 2x2), the stride (1 or 2) and the kind (max or average) vary
+    for kind, k, s, p, n, c, hw in (("max_pool", 3, 1, 1, 4, 192, 28), ("max_pool", 3, 1, 1, 2, 64, 56),
+                                    ("max_pool", 2, 2, 0, 2, 64, 112), ("max_pool", 2, 2, 0, 2, 256, 28),
+                                    ("max_pool", 3, 2, 1, 2, 96, 56),
+                                    ("avg_pool", 3, 2, 1, 2, 24, 56), ("avg_pool", 3, 2, 1, 2, 240, 28),
+                                    ("avg_pool", 3, 2, 1, 1, 480, 14), ("avg_pool", 3, 1, 1, 2, 64, 28)):
+        pool = {"op": kind, "kernel": k, "stride": s, "padding": p}
+        out.append(Synthetic(f"{kind}({k},{s}) x{n} on {c}x{hw}x{hw}", "pool", {
+            "name": "synthetic_pool", "input": [c, hw, hw], "layers": [pool] * n}))
     return out
 
 
@@ -201,6 +215,7 @@ def _tiny() -> list[Synthetic]:
         chain("dwsep x6", 8, 4, dwsep(8) * 6),
         chain("relu x12", 8, 4, [{"op": "relu"}] * 12),
         chain("max_pool x8", 8, 4, [pool] * 8),
+        chain("avg_pool x8", 8, 4, [{**pool, "op": "avg_pool"}] * 8),
         chain("split x6", 16, 4, split(16) * 6),
         chain("shuffle x12", 16, 4, [{"op": "channel_shuffle", "groups": 2}] * 12),
         chain("linear x8", 16, 0, [{"op": "linear", "out": 16}] * 8),

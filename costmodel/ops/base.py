@@ -214,12 +214,17 @@ class Op:
 #: The op classes of a device profile: each has its own peak throughput and per-layer overhead.
 KERNEL_CLASSES = {
     "conv": "dense convolution with a kernel larger than 1x1 (groups = 1)",
+    "conv_small": "the same on a small input (at most 20,480 elements a sample, a kernel not "
+                  "larger than 3 in both directions), which torch runs with its native im2col "
+                  "kernel instead of oneDNN (at batch 1 and one thread)",
     "conv1x1": "dense 1x1 (pointwise) convolution",
     "grouped": "grouped convolution (1 < groups < channels)",
     "depthwise": "depthwise convolution (groups = input channels)",
     "linear": "fully connected layer",
     "elementwise": "activations, batch norm, residual add, the SE multiply",
-    "pooling": "windowed max and average pooling",
+    "pooling": "windowed max pooling (and average pooling, in a profile without avg_pool)",
+    "avg_pool": "windowed average pooling, which torch runs with another kernel than max "
+                "pooling (measured here: 2.6x cheaper per input element at 3x3, stride 2)",
     "global_pool": "global and adaptive average pooling (a reduction of each channel)",
     "data_movement": "channel shuffle, concat, zero-pad copies",
 }

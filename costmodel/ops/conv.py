@@ -13,6 +13,22 @@ _COMMON = {
 }
 
 
+# torch 2.x (ConvParams::use_mkldnn, aten/src/ATen/native/Convolution.cpp) runs a dense conv
+# with oneDNN at batch 1 and one thread only when its kernel exceeds 3 in both directions or
+# its input holds more than this many elements; otherwise its native im2col kernel, which is
+# slower per FLOP and is priced as its own latency class (tests/test_conv_backend.py checks
+# the rule against what torch runs).
+NATIVE_CONV_MAX_INPUT = 20_480
+
+
+def dense_class(kernel: tuple, x: Shape) -> str:
+    """The latency class of a dense (groups = 1) convolution's kernel on input ``x``."""
+    if kernel == (1, 1):
+        return "conv1x1"
+    small = numel(x) <= NATIVE_CONV_MAX_INPUT and not (kernel[0] > 3 and kernel[1] > 3)
+    return "conv_small" if small else "conv"
+
+
 def conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
     """PyTorch's Conv2d output size: floor((H + 2p - d(k-1) - 1) / s) + 1."""
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
@@ -129,19 +145,19 @@ class _ConvBase(Op):
                          a["dilation"], a["groups"], bias=a["bias"])
 
     # === memory traffic and latency kernels (issue 13) =========================================
-    def kernel_class(self, a: dict) -> str:
+    def kernel_class(self, a: dict, x: Shape) -> str:
         if self.is_depthwise(a):
             return "depthwise"
         if a["groups"] > 1:
             return "grouped"
-        return "conv1x1" if a["kernel"] == (1, 1) else "conv"
+        return dense_class(a["kernel"], x)
 
     def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
         """One kernel: read the input map and the weights (and bias), write the output map;
         2 FLOPs per multiply-accumulate plus one add per output element for the bias."""
         bias = a["out"] if a["bias"] else 0
         flops = 2 * self.macs(a, x, y) + (numel(y) if bias else 0)
-        return [Kernel(self.kernel_class(a), flops, numel(x), self.weights(a, x) + bias, numel(y))]
+        return [Kernel(self.kernel_class(a, x), flops, numel(x), self.weights(a, x) + bias, numel(y))]
 
     def mac_1x1(self, a: dict, x: Shape, y: Shape, batch: int = 1) -> int | None:
         """ShuffleNet V2, Section 2 (G1): a 1x1 conv with c1 inputs and c2 outputs on an h x w

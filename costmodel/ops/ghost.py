@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from costmodel.errors import SpecError
 from costmodel.ops.base import F, Kernel, Op, Shape, need_map, pair, pair_str, register
-from costmodel.ops.conv import conv_out
+from costmodel.ops.conv import conv_out, dense_class
 
 
 @register
@@ -137,7 +137,7 @@ class Ghost(Op):
         k, d = a["kernel"], a["dw_kernel"]
         init, cheap = a["init"], a["cheap"]
         w1 = init * a["in_channels"] * k[0] * k[1]
-        primary = "conv1x1" if k == (1, 1) else "conv"
+        primary = dense_class(k, x)
         out = [Kernel(primary, 2 * w1 * hw, x[0] * x[1] * x[2], w1, init * hw),
                Kernel("elementwise", 2 * init * hw, init * hw, 4 * init, init * hw)]
         if a["relu"]:

@@ -74,9 +74,11 @@ class _Pool(Op):
         return f"{self.label} / s{s[0] if s[0] == s[1] else pair_str(s)}", f"Pool {pair_str(a['kernel'])}"
 
     # === memory traffic and latency kernels (issue 13) =========================================
+    kernel_cls = "pooling"
+
     def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
         """Read the input map once, write the output map; FLOPs as the full convention."""
-        return [Kernel("pooling", self.full(a, x, y), numel(x), 0, numel(y))]
+        return [Kernel(self.kernel_cls, self.full(a, x, y), numel(x), 0, numel(y))]
 
 
 @register
@@ -119,6 +121,7 @@ class AvgPool(_Pool):
     element (the adds and the division).
     """
     name = "avg_pool"
+    kernel_cls = "avg_pool"      # torch's average-pooling kernel: its own latency class
     aliases = ("avgpool",)
     label = "Avg Pool"
     fields = {

@@ -1,0 +1,66 @@
+"""The conv_small latency class follows what torch really runs: at batch 1 and one thread, a
+dense convolution larger than 1x1 runs torch's native im2col kernel when its input holds at
+most 20,480 elements and its kernel does not exceed 3 in both directions, and oneDNN
+otherwise. Checked with torch's profiler, which names the kernel it ran."""
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from costmodel.ops.conv import NATIVE_CONV_MAX_INPUT, dense_class  # noqa: E402
+from costmodel.count.profile import Spec  # noqa: E402
+from costmodel.latency.traffic import layer_traffic  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# (input channels, height, width, kernel, stride): inputs just under, at and over the bound
+CASES = [
+    (16, 32, 32, (3, 3), 1),      # 16,384 elements: ResNet-CIFAR's first stage
+    (20, 32, 32, (3, 3), 1),      # 20,480: the bound itself
+    (21, 32, 32, (3, 3), 1),      # 21,504
+    (64, 8, 8, (3, 3), 1),
+    (512, 7, 7, (3, 3), 1),       # 25,088: ResNet-50's last stage
+    (16, 32, 32, (3, 3), 2),
+    (8, 16, 16, (5, 5), 1),       # a kernel over 3 both ways: oneDNN at any size
+    (8, 16, 16, (1, 5), 1),       # over 3 one way only: native when small
+    (3, 224, 224, (7, 7), 2),
+]
+
+
+def _ran(c, h, w, k, s) -> str:
+    conv = torch.nn.Conv2d(c, 8, k, stride=s, padding=(k[0] // 2, k[1] // 2), bias=False).eval()
+    x = torch.randn(1, c, h, w)
+    with torch.no_grad(), torch.autograd.profiler.profile() as prof:
+        conv(x)
+    names = {e.name for e in prof.function_events}
+    if "aten::mkldnn_convolution" in names:
+        return "conv"
+    assert "aten::_slow_conv2d_forward" in names, names
+    return "conv_small"
+
+
+@pytest.mark.parametrize("c,h,w,k,s", CASES)
+def test_the_class_is_the_kernel_torch_runs(c, h, w, k, s):
+    assert dense_class(k, (c, h, w)) == _ran(c, h, w, k, s)
+
+
+def test_the_bound_by_hand():
+    assert NATIVE_CONV_MAX_INPUT == 20 * 32 * 32
+    assert dense_class((3, 3), (20, 32, 32)) == "conv_small"
+    assert dense_class((3, 3), (21, 32, 32)) == "conv"
+    assert dense_class((1, 1), (8, 4, 4)) == "conv1x1"
+
+
+def test_ops_give_their_kernels_that_class():
+    spec = {"name": "t", "input": [16, 32, 32], "layers": [
+        {"op": "conv2d", "out": 32, "kernel": 3, "stride": 2},        # 16x32x32 in: small
+        {"op": "conv2d", "out": 64, "kernel": 3},                     # 32x16x16 in: small
+        {"op": "conv2d", "out": 96, "kernel": 3},                     # 64x16x16 = 16,384: small
+        {"op": "conv2d", "out": 8, "kernel": 3},                      # 96x16x16 = 24,576
+        {"op": "ghost", "out": 16, "ratio": 2, "kernel": 3},          # 8x16x16 in: small
+    ]}
+    p = Spec.load(spec).profile()
+    classes = [[k.cls for k in layer_traffic(l).kernels] for l in p.layers]
+    assert [c[0] for c in classes] == ["conv_small", "conv_small", "conv_small", "conv", "conv_small"]
+    assert "depthwise" in classes[4]        # the ghost module's cheap operation
