@@ -14,6 +14,7 @@ from costmodel.count.profile import profile
 from costmodel.errors import SpecError
 from costmodel.latency import devices
 from costmodel.latency.predict import predict
+from costmodel.latency.traffic import layer_traffic
 from costmodel.latency.traffic import totals, traffic
 
 HAND = ROOT / "tests" / "data" / "device_hand.yaml"
@@ -228,6 +229,55 @@ def test_the_fit_recovers_hand_made_constants():
         assert got.memory_bandwidth == pytest.approx(bw, rel=1e-6)
         assert got.samples == 4
     assert fit.mape == pytest.approx(0, abs=1e-9) and fit.within_10 == 1
+
+
+def test_the_fit_recovers_weight_and_scratch_bandwidths():
+    """As above, with weights in every sample and scratch traffic in conv_small's: each class's
+    three bandwidths come back apart."""
+    from costmodel.latency import calibrate as cal
+    from costmodel.ops.base import KERNEL_CLASSES, Kernel
+    truth = {c: (1e-5 * (i + 1), 1e10 * (i + 1), 2e9 * (i + 2), 5e8 * (i + 1), 3e9)
+             for i, c in enumerate(KERNEL_CLASSES)}
+    shapes = ((1, 2e6, 1e5, 3e4, 2e5), (3, 1e6, 4e5, 1e4, 5e4), (2, 8e6, 2e5, 9e4, 1e5),
+              (5, 5e5, 1e6, 2e3, 4e5), (4, 3e6, 7e4, 5e4, 3e5), (2, 1e5, 3e5, 6e4, 1e4))
+    samples = []
+    for c, (o, peak, bw, wbw, sbw) in truth.items():
+        for n, f, e, w, sc in shapes:
+            sc = sc if c == "conv_small" else 0
+            ks = tuple(Kernel(c, int(f), int(e), int(w), 0, int(sc)) for _ in range(n))
+            t = n * (o + f / peak + 4 * e / bw + 4 * w / wbw + 2 * 4 * sc / sbw)
+            samples.append(cal.Sample(None, ks, t))
+    fit = cal.fit(samples)
+    for c, (o, peak, bw, wbw, sbw) in truth.items():
+        got = fit.classes[c]
+        assert got.overhead_s == pytest.approx(o, rel=1e-5)
+        assert got.peak_flops == pytest.approx(peak, rel=1e-5)
+        assert got.memory_bandwidth == pytest.approx(bw, rel=1e-5)
+        assert got.weight_bandwidth == pytest.approx(wbw, rel=1e-5)
+        assert (got.scratch_bandwidth == pytest.approx(sbw, rel=1e-5)) if c == "conv_small" \
+            else got.scratch_bandwidth is None
+
+
+def test_weights_and_scratch_at_their_own_bandwidths(tmp_path):
+    p = profile({"name": "t", "input": [4, 10, 10], "layers": [
+        {"op": "conv2d", "out": 8, "kernel": 3, "name": "c"}]})
+    (k,) = layer_traffic(p.layers[0]).kernels
+    # torch's native kernel unfolds the input: 4 channels x 3 x 3 rows, one column per output
+    # position (10 x 10): 3,600 elements, written then read
+    assert (k.cls, k.scratch, k.weights, k.reads, k.writes) == ("conv_small", 3600, 288, 400, 800)
+    big = profile({"name": "b", "input": [32, 32, 32], "layers": [{"op": "conv2d", "out": 8, "kernel": 3}]})
+    assert layer_traffic(big.layers[0]).kernels[0].scratch == 0          # oneDNN: no im2col
+    own = tmp_path / "own.yaml"
+    own.write_text(HAND_ADD.read_text().replace(
+        "  conv1x1:", "  conv_small:    {peak_flops: 1e10, overhead_s: 5e-5, weight_bandwidth: 1e9, "
+                      "scratch_bandwidth: 4e10}\n  conv1x1:"))
+    dev = devices.load_file(own)
+    (l,) = predict(p, dev).layers
+    # 57,600 FLOPs / 1e10 = 5.76 us; activations (400 + 800) x 4 B / 1e10 = 0.48 us; weights
+    # 288 x 4 B / 1e9 = 1.152 us; scratch 2 x 3,600 x 4 B / 4e10 = 0.72 us; + 50 us
+    assert l.time_s == pytest.approx(50e-6 + 5.76e-6 + 0.48e-6 + 1.152e-6 + 0.72e-6)
+    text = devices.dump(dev)
+    assert "weight_bandwidth: 1.000000e+09" in text and "scratch_bandwidth: 4.000000e+10" in text
 
 
 def test_calibration_networks_cover_every_class_and_are_not_zoo_networks():

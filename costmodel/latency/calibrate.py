@@ -10,14 +10,20 @@ keeps its fastest window's mean call over all rounds (windows, not single calls:
 On a shared machine another process only ever adds time, and spreading the rounds over the
 run keeps a burst of contention from spoiling one network's sample.
 
-Model (format 2, ``model: additive``). A kernel of class c with F FLOPs and B bytes takes
+Model (format 2, ``model: additive``). A kernel of class c with F FLOPs, A bytes of activations
+(read and written), W bytes of weights and S bytes of scratch traffic takes
 
-    t = overhead_c + F / peak_c + B / bandwidth_c
+    t = overhead_c + F / peak_c + A / bandwidth_c + W / weight_bandwidth_c + S / scratch_bandwidth_c
+
+Weights get their own bandwidth because a network's weights are read once a pass, from memory,
+while its activations were mostly just written by the layer before and are still in cache;
+scratch is the im2col matrix of torch's native conv kernel (``conv_small``), written then read.
 
 Compute and memory are added, not maxed: on a CPU in eager mode a kernel's loads and its
 arithmetic overlap only partly, and the sum fits measured networks far better than the
 roofline's max (see benchmarks/bench_latency.py). A sample's predicted time is the sum over
-its kernels, so it is *linear* in the 33 unknowns (per class: overhead, 1/peak, 1/bandwidth).
+its kernels, so it is *linear* in the 55 unknowns (per class: overhead, 1/peak and the three
+inverse bandwidths; a column no sample uses stays at its bound and is not written).
 
 Fit. Minimise the squared relative error sum(((x_i . theta - t_i) / t_i)^2) over the samples,
 each unknown bounded below (overhead >= 10 ns, peak <= 1e14 FLOP/s, bandwidth <= 1e13 B/s: a
@@ -97,18 +103,26 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
 
 
 # -- the fit -----------------------------------------------------------------------------------
+# per class: kernels, FLOPs, activation bytes, weight bytes, scratch bytes (written + read)
+PER_CLASS = 5
+
+
 def features(kernels) -> list[float]:
-    """Per class: number of kernels, FLOPs, bytes (fp32, batch 1): the model is linear in them."""
-    f = [0.0] * (3 * len(CLASSES))
+    """Per class: number of kernels, FLOPs, bytes of activations, of weights and of scratch
+    traffic (fp32, batch 1): the model is linear in them."""
+    f = [0.0] * (PER_CLASS * len(CLASSES))
     for k in kernels:
-        i = 3 * CLASSES.index(k.cls)
+        i = PER_CLASS * CLASSES.index(k.cls)
         f[i] += 1
         f[i + 1] += k.flops
-        f[i + 2] += (k.reads + k.writes + k.weights) * BYTES
+        f[i + 2] += (k.reads + k.writes) * BYTES
+        f[i + 3] += k.weights * BYTES
+        f[i + 4] += 2 * k.scratch * BYTES
     return f
 
 
-LOWER = [b for _ in CLASSES for b in (MIN_OVERHEAD, 1 / MAX_PEAK, 1 / MAX_BANDWIDTH)]
+LOWER = [b for _ in CLASSES
+         for b in (MIN_OVERHEAD, 1 / MAX_PEAK, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH)]
 
 
 def bounded_least_squares(rows: list[list[float]], target: list[float], weights: list[float],
@@ -142,6 +156,8 @@ class ClassFit:
     peak_flops: float
     memory_bandwidth: float
     overhead_s: float
+    weight_bandwidth: float | None      # None: no sample's kernel of this class has weights
+    scratch_bandwidth: float | None     # None: none has scratch traffic
     fit_mape: float       # over the samples this class dominates (0 when it dominates none)
     samples: int          # samples that run a kernel of this class
     dominated: int        # samples whose predicted time this class dominates
@@ -158,7 +174,7 @@ class Fit:
 def fit(samples: list[Sample]) -> Fit:
     """The constants of the additive model, fitted to the samples (see the module doc)."""
     rows = [features(s.kernels) for s in samples]
-    used = [any(r[3 * i] for r in rows) for i in range(len(CLASSES))]
+    used = [any(r[PER_CLASS * i] for r in rows) for i in range(len(CLASSES))]
     missing = [c for c, u in zip(CLASSES, used) if not u]
     if missing:
         raise ValueError(f"no calibration sample runs a kernel of class {', '.join(missing)}")
@@ -168,24 +184,29 @@ def fit(samples: list[Sample]) -> Fit:
     errs = [abs(p - s.time_s) / s.time_s for p, s in zip(preds, samples)]
 
     def dominant(r):
-        parts = [sum(r[3 * i + j] * theta[3 * i + j] for j in range(3)) for i in range(len(CLASSES))]
+        parts = [sum(r[PER_CLASS * i + j] * theta[PER_CLASS * i + j] for j in range(PER_CLASS))
+                 for i in range(len(CLASSES))]
         return max(range(len(CLASSES)), key=lambda i: parts[i])
 
     dom = [dominant(r) for r in rows]
     classes = {}
     for i, c in enumerate(CLASSES):
         mine = [e for e, d in zip(errs, dom) if d == i]
-        o, inv_peak, inv_bw = theta[3 * i: 3 * i + 3]
+        o, inv_peak, inv_bw, inv_wbw, inv_sbw = theta[PER_CLASS * i: PER_CLASS * (i + 1)]
+        has = [any(r[PER_CLASS * i + j] for r in rows) for j in (3, 4)]
         classes[c] = ClassFit(peak_flops=min(MAX_PEAK, 1 / inv_peak),
                               memory_bandwidth=min(MAX_BANDWIDTH, 1 / inv_bw),
                               overhead_s=max(MIN_OVERHEAD, o),
+                              weight_bandwidth=min(MAX_BANDWIDTH, 1 / inv_wbw) if has[0] else None,
+                              scratch_bandwidth=min(MAX_BANDWIDTH, 1 / inv_sbw) if has[1] else None,
                               fit_mape=sum(mine) / len(mine) if mine else 0.0,
-                              samples=sum(1 for r in rows if r[3 * i]), dominated=len(mine))
+                              samples=sum(1 for r in rows if r[PER_CLASS * i]), dominated=len(mine))
     return Fit(classes, sum(errs) / len(errs), sum(e <= 0.10 for e in errs) / len(errs),
                list(zip(samples, preds)))
 
 
-METHOD = ("additive model t = overhead + FLOPs/peak + bytes/bandwidth per kernel class, fitted "
+METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth + weight "
+          "bytes/weight bandwidth + scratch bytes/scratch bandwidth per kernel class, fitted "
           "by bounded relative least squares to synthetic chains of cells (never zoo networks), "
           "each timed at its fastest 30 ms window of calls over {rounds} rounds")
 
@@ -207,6 +228,10 @@ def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROU
            "memory_bandwidth": bws[len(bws) // 2],
            "classes": {c: {"peak_flops": cf.peak_flops, "overhead_s": cf.overhead_s,
                            "memory_bandwidth": cf.memory_bandwidth,
+                           **({"weight_bandwidth": cf.weight_bandwidth}
+                              if cf.weight_bandwidth is not None else {}),
+                           **({"scratch_bandwidth": cf.scratch_bandwidth}
+                              if cf.scratch_bandwidth is not None else {}),
                            **({"fit_mape": round(cf.fit_mape, 4)} if cf.dominated else {}),
                            "samples": max(1, cf.samples)}
                        for c, cf in f.classes.items()}}

@@ -32,7 +32,10 @@ per device, thread count and dtype. Schema (format 2; format 1 files, the same w
       data_movement: {...}
 
 ``peak_flops`` (FLOP/s, a multiply-accumulate counting 2) and ``overhead_s`` (seconds per
-kernel) are required and must be positive; ``memory_bandwidth`` (bytes/s) is optional per class;
+kernel) are required and must be positive; ``memory_bandwidth`` (bytes/s) is optional per class,
+and so are ``weight_bandwidth`` (what the class's weights are read at; absent: its memory
+bandwidth) and ``scratch_bandwidth`` (a kernel's own scratch buffer, written and read back, such
+as the im2col matrix of torch's native conv; absent: not priced);
 ``fit_mape`` and ``samples`` (the calibration's fit error and sample count) are optional.
 Numbers may be written 2e10 or 2.0e+10.
 
@@ -40,6 +43,9 @@ The two models price a kernel of F FLOPs and B bytes as
 
     roofline:  overhead_s + max(F / peak_flops, B / memory_bandwidth)
     additive:  overhead_s + F / peak_flops + B / memory_bandwidth
+
+where B / memory_bandwidth stands for activations / memory_bandwidth + weights /
+weight_bandwidth + 2 x scratch / scratch_bandwidth (each in bytes).
 
 (`costmodel calibrate` writes additive profiles; costmodel/latency/calibrate.py says why).
 """
@@ -95,6 +101,8 @@ class ClassProfile(_Strict):
     peak_flops: Positive
     overhead_s: Positive
     memory_bandwidth: Optional[Positive] = None
+    weight_bandwidth: Optional[Positive] = None     # absent: weights at memory_bandwidth
+    scratch_bandwidth: Optional[Positive] = None    # absent: scratch traffic not priced
     fit_mape: Optional[NonNegative] = None
     samples: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
@@ -152,6 +160,18 @@ class DeviceProfile(_Strict):
         """The memory bandwidth of class ``name``: its own, else the profile's."""
         own = self.cls(name).memory_bandwidth
         return self.memory_bandwidth if own is None else own
+
+    def weight_bandwidth(self, name: str) -> float:
+        """The bandwidth class ``name``'s weights are read at: its own, else its memory
+        bandwidth (weights are read once a pass and rarely still in cache; activations
+        usually are, which is why a calibrated profile tells them apart)."""
+        own = self.cls(name).weight_bandwidth
+        return self.bandwidth(name) if own is None else own
+
+    def scratch_bandwidth(self, name: str) -> float | None:
+        """The bandwidth of class ``name``'s scratch traffic (``Kernel.scratch``, written and
+        read back); None: not priced (profiles calibrated without it)."""
+        return self.cls(name).scratch_bandwidth
 
     def label(self) -> str:
         return f"{self.name} ({self.kind}, {self.threads} thread{'s' * (self.threads != 1)}, {self.dtype})"
@@ -257,6 +277,8 @@ def dump(prof: DeviceProfile) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
     rule = ("overhead_s + flops / peak_flops + bytes / memory_bandwidth" if prof.model == "additive"
             else "overhead_s + max(flops / peak_flops, bytes / memory_bandwidth)")
+    rule += (",\n#   bytes / memory_bandwidth meaning activations / memory_bandwidth + weights /"
+             " weight_bandwidth\n#   + 2 x scratch / scratch_bandwidth (each as the class gives it)")
     lines = [
         f"# costmodel device profile (format {prof.format}): `costmodel latency SPEC --device FILE`.",
         "# peak_flops: FLOP/s (a multiply-accumulate is 2); overhead_s: seconds per kernel;",
@@ -274,8 +296,9 @@ def dump(prof: DeviceProfile) -> str:
         if c is None:            # a FALLBACK class the profile does not have
             continue
         extra = ""
-        if c.memory_bandwidth is not None:
-            extra += f", memory_bandwidth: {_num(c.memory_bandwidth)}"
+        for key in ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth"):
+            if getattr(c, key) is not None:
+                extra += f", {key}: {_num(getattr(c, key))}"
         if c.fit_mape is not None:
             extra += f", fit_mape: {c.fit_mape:.4f}"
         if c.samples is not None:

@@ -6,7 +6,9 @@ dtype, takes, by the profile's model,
     additive:  t = overhead_c + F / peak_c + B / bandwidth_c      (what `calibrate` fits)
     roofline:  t = overhead_c + max(F / peak_c, B / bandwidth_c)
 
-with a fixed cost per kernel (framework dispatch, memory allocation, thread wake-up). A layer's
+with a fixed cost per kernel (framework dispatch, memory allocation, thread wake-up), and
+B / bandwidth_c the sum of activations / memory_bandwidth, weights / weight_bandwidth and, where
+the profile prices it, 2 x scratch / scratch_bandwidth (see costmodel.latency.devices). A layer's
 time is the sum over its kernels. What bounds it is the largest of its three parts: compute
 (the F / peak terms), memory (the B / bandwidth terms) or overhead; under the roofline a kernel
 counts only the larger of its compute and memory terms. Always a prediction: every result
@@ -53,9 +55,11 @@ class LayerTime:
                 "intensity": round(t.intensity, 4), "mac_1x1": self.traffic.mac_1x1}
 
 
-def _constants(dev: DeviceProfile) -> dict[str, tuple[float, float, float]]:
-    """(peak, bandwidth, overhead) per class, looked up once per prediction."""
-    return {c: (dev.cls(c).peak_flops, dev.bandwidth(c), dev.cls(c).overhead_s)
+def _constants(dev: DeviceProfile) -> dict[str, tuple]:
+    """(peak, bandwidth, weight bandwidth, scratch bandwidth or None, overhead) per class,
+    looked up once per prediction."""
+    return {c: (dev.cls(c).peak_flops, dev.bandwidth(c), dev.weight_bandwidth(c),
+                dev.scratch_bandwidth(c), dev.cls(c).overhead_s)
             for c in type(dev.classes).model_fields}
 
 
@@ -69,9 +73,11 @@ def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
     size = DTYPE_BYTES[dtype]
     compute = memory = overhead = 0.0
     for k in lt.kernels:
-        peak, bw, over = consts[k.cls]
+        peak, bw, wbw, sbw, over = consts[k.cls]
         c = k.flops * batch / peak
-        m = ((k.reads + k.writes) * batch + k.weights) * size / bw
+        m = (k.reads + k.writes) * batch * size / bw + k.weights * size / wbw
+        if sbw is not None and k.scratch:
+            m += 2 * k.scratch * batch * size / sbw
         overhead += over
         if additive:
             compute += c

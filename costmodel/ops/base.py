@@ -235,12 +235,15 @@ class Kernel:
     """One kernel of an op: its device-profile class, its FLOPs (a multiply-accumulate is 2),
     and the elements it reads and writes. ``reads``, ``writes`` and ``flops`` are per sample
     (they scale with the batch); ``weights`` (weights, biases, batch-norm statistics) are read
-    once per batch."""
+    once per batch. ``scratch``: elements the implementation writes to a buffer of its own and
+    reads back, per sample (torch's native conv kernel unfolds its input into an im2col
+    matrix); not part of the layer's traffic, priced by the latency model only."""
     cls: str
     flops: int
     reads: int
     weights: int
     writes: int
+    scratch: int = 0
 
 
 @dataclass(frozen=True)

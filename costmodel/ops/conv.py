@@ -21,6 +21,12 @@ _COMMON = {
 NATIVE_CONV_MAX_INPUT = 20_480
 
 
+def im2col(cls: str, in_per_group: int, kernel: tuple, y: Shape) -> int:
+    """The native kernel's im2col matrix (conv_small only): (C_in / groups) x kh x kw rows,
+    one column per output position, in elements (written once, then read by the GEMM)."""
+    return in_per_group * kernel[0] * kernel[1] * y[1] * y[2] if cls == "conv_small" else 0
+
+
 def dense_class(kernel: tuple, x: Shape) -> str:
     """The latency class of a dense (groups = 1) convolution's kernel on input ``x``."""
     if kernel == (1, 1):
@@ -157,7 +163,9 @@ class _ConvBase(Op):
         2 FLOPs per multiply-accumulate plus one add per output element for the bias."""
         bias = a["out"] if a["bias"] else 0
         flops = 2 * self.macs(a, x, y) + (numel(y) if bias else 0)
-        return [Kernel(self.kernel_class(a, x), flops, numel(x), self.weights(a, x) + bias, numel(y))]
+        cls = self.kernel_class(a, x)
+        return [Kernel(cls, flops, numel(x), self.weights(a, x) + bias, numel(y),
+                       im2col(cls, x[0] // a["groups"], a["kernel"], y))]
 
     def mac_1x1(self, a: dict, x: Shape, y: Shape, batch: int = 1) -> int | None:
         """ShuffleNet V2, Section 2 (G1): a 1x1 conv with c1 inputs and c2 outputs on an h x w

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from costmodel.errors import SpecError
 from costmodel.ops.base import F, Kernel, Op, Shape, need_map, pair, pair_str, register
-from costmodel.ops.conv import conv_out, dense_class
+from costmodel.ops.conv import conv_out, dense_class, im2col
 
 
 @register
@@ -138,7 +138,8 @@ class Ghost(Op):
         init, cheap = a["init"], a["cheap"]
         w1 = init * a["in_channels"] * k[0] * k[1]
         primary = dense_class(k, x)
-        out = [Kernel(primary, 2 * w1 * hw, x[0] * x[1] * x[2], w1, init * hw),
+        out = [Kernel(primary, 2 * w1 * hw, x[0] * x[1] * x[2], w1, init * hw,
+                      im2col(primary, a["in_channels"], k, y)),
                Kernel("elementwise", 2 * init * hw, init * hw, 4 * init, init * hw)]
         if a["relu"]:
             out.append(Kernel("elementwise", init * hw, init * hw, 0, init * hw))
