@@ -140,16 +140,25 @@ def calibrate(
     t = Tabular(title=f"calibration fit: {prof.name} ({prof.cpu}, {threads} thread(s), "
                       f"torch {prof.torch})",
                 columns=[Column("Class", "left"), Column("Samples"), Column("Peak (GFLOP/s)"),
-                         Column("Bandwidth (GB/s)"), Column("Overhead (us)"),
+                         Column("Bandwidth (GB/s)"), Column("Weights (GB/s)"),
+                         Column("Scratch (GB/s)"), Column("Overhead (us)"),
                          Column("Dominates"), Column("Fit MAPE")])
+
+    def gbs(v):
+        return "-" if v is None else f"{v / 1e9:,.2f}"
+
     for c, cf in f.classes.items():
-        t.add([c, cf.samples, f"{cf.peak_flops / 1e9:,.2f}", f"{cf.memory_bandwidth / 1e9:,.2f}",
+        t.add([c, cf.samples, f"{cf.peak_flops / 1e9:,.2f}", gbs(cf.memory_bandwidth),
+               gbs(cf.weight_bandwidth), gbs(cf.scratch_bandwidth),
                f"{cf.overhead_s * 1e6:,.2f}", cf.dominated,
                f"{100 * cf.fit_mape:.1f}%" if cf.dominated else "-"])
     t.notes = [f"{len(samples)} synthetic networks, {n_rounds} round(s); fit error over all of "
                f"them {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%. Model: "
-               "t = overhead + FLOPs / peak + bytes / bandwidth per kernel; 'Dominates': the "
-               "networks whose predicted time the class dominates (its Fit MAPE is over them)."]
+               "t = overhead + FLOPs / peak + activation bytes / bandwidth + weight bytes / "
+               "weight bandwidth + scratch bytes / scratch bandwidth per kernel ('-': no "
+               "sample has any; 10,000 GB/s: a bound the fit did not need to leave); "
+               "'Dominates': the networks whose predicted time the class dominates (its Fit "
+               "MAPE is over them)."]
     emit(t, "table")
     err.print(f"wrote {markup(out)}", highlight=False)
 
