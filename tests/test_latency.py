@@ -194,6 +194,10 @@ def test_format_1_profiles_have_no_model_or_class_bandwidth(tmp_path):
     with pytest.raises(SpecError, match="format 1 profiles have no 'model'") as exc:
         devices.load_file(bad)
     assert str(exc.value).startswith(f"{bad}:8:")
+    for key in ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth"):
+        bad.write_text(GOOD.replace("  conv1x1:       {", f"  conv1x1:       {{{key}: 1e9, "))
+        with pytest.raises(SpecError, match=f"format 1 profiles .*'{key}'"):
+            devices.load_file(bad)
     bad.write_text(HAND_ADD.read_text().replace("model: additive", "model: magic"))
     with pytest.raises(SpecError, match="model"):
         devices.load_file(bad)

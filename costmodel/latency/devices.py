@@ -107,6 +107,10 @@ class ClassProfile(_Strict):
     samples: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
 
+# A class's own bandwidths (format 2 only): every one optional.
+CLASS_BANDWIDTHS = ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth")
+
+
 class Classes(_Strict):
     conv: ClassProfile
     conv_small: Optional[ClassProfile] = None    # absent: priced as conv (see FALLBACK)
@@ -225,9 +229,11 @@ def parse(raw: Any, file: str) -> DeviceProfile:
                         f"reads formats {', '.join(map(str, READABLE))})", file=file,
                         line=nested_line(raw, ("format",)))
     if prof.format == 1 and ("model" in raw or any(
-            isinstance(v, dict) and "memory_bandwidth" in v for v in (raw.get("classes") or {}).values())):
+            isinstance(v, dict) and set(v) & set(CLASS_BANDWIDTHS)
+            for v in (raw.get("classes") or {}).values())):
         key = ("model",) if "model" in raw else ("classes",)
-        raise SpecError("format 1 profiles have no 'model' and no per-class 'memory_bandwidth' "
+        raise SpecError("format 1 profiles have no 'model' and no per-class 'memory_bandwidth', "
+                        "'weight_bandwidth' or 'scratch_bandwidth' "
                         "(write format: 2)", file=file, line=nested_line(raw, key))
     prof._file = file
     return prof
@@ -296,7 +302,7 @@ def dump(prof: DeviceProfile) -> str:
         if c is None:            # a FALLBACK class the profile does not have
             continue
         extra = ""
-        for key in ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth"):
+        for key in CLASS_BANDWIDTHS:
             if getattr(c, key) is not None:
                 extra += f", {key}: {_num(getattr(c, key))}"
         if c.fit_mape is not None:
