@@ -112,8 +112,9 @@ def main() -> None:
             b["min"] = min(b.get("min", float("inf")), *windows)
             b["windows"] = b.get("windows", 0) + len(windows)
             last = rnd == args.rounds - 1
-            one = measure(p, args.threads, 1, 0, per_layer=False).totals["time_s"]
-            repeat = max(3, min(50, int(args.budget / 2 / args.rounds / max(one, 1e-4))))
+            # the median's passes for the other half of the budget, sized by this round's
+            # fastest window (no extra timed pass)
+            repeat = max(3, min(50, int(args.budget / 2 / args.rounds / max(min(windows), 1e-4))))
             m = measure(p, args.threads, repeat, 1, per_layer=last)
             b["median"] = min(b.get("median", float("inf")), m.totals["time_s"])
             if last:

@@ -41,7 +41,6 @@ def _plain(annotation: Any, info: Any) -> Callable[[Any, Any, Any], Any] | None:
     if origin is Union and len(args) == 2 and type(None) in args:    # Optional[X]: None
         return _plain(next(a for a in args if a is not type(None)), info)  # never gets here
     if origin is list:
-        args = get_args(annotation)
         inner = _plain(args[0], info) if len(args) == 1 else None
         if inner is None:
             return None
@@ -58,18 +57,12 @@ def _plain(annotation: Any, info: Any) -> Callable[[Any, Any, Any], Any] | None:
             except ValueError:
                 raise _Slow from None
         return choice
-    if annotation is str:
-        def text(v, p, c):
-            if not isinstance(v, str):
+    if annotation is str or annotation is bool:     # a string, a flag's bool: as they are
+        def exact(v, p, c):
+            if not isinstance(v, annotation):
                 raise _Slow
             return v
-        return text
-    if annotation is bool:
-        def flag(v, p, c):
-            if not isinstance(v, bool):
-                raise _Slow
-            return v
-        return flag
+        return exact
     if annotation is int:
         if getattr(info, "clamp", False):
             return None

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from costmodel.count.profile import Spec
 from costmodel.latency.devices import FORMAT, DeviceProfile, dump, parse
 from costmodel.latency.synthetic import Synthetic, networks
-from costmodel.latency.traffic import layer_traffic
+from costmodel.latency.traffic import kernel_bytes, layer_traffic
 from costmodel.ops.base import KERNEL_CLASSES, Kernel
 
 MIN_OVERHEAD = 1e-8
@@ -115,9 +115,8 @@ def features(kernels) -> list[float]:
         i = PER_CLASS * CLASSES.index(k.cls)
         f[i] += 1
         f[i + 1] += k.flops
-        f[i + 2] += (k.reads + k.writes) * BYTES
-        f[i + 3] += k.weights * BYTES
-        f[i + 4] += 2 * k.scratch * BYTES
+        for j, b in enumerate(kernel_bytes(k, 1, BYTES)):
+            f[i + 2 + j] += b
     return f
 
 

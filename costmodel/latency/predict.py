@@ -22,7 +22,8 @@ from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.count.profile import Profile
 from costmodel.errors import SpecError
 from costmodel.latency.devices import DeviceProfile
-from costmodel.latency.traffic import LayerTraffic, check_batch, check_dtype, layer_traffic, totals
+from costmodel.latency.traffic import (LayerTraffic, check_batch, check_dtype, kernel_bytes,
+                                       layer_traffic, totals)
 
 BOUNDS = ("compute", "memory", "overhead")
 
@@ -75,9 +76,8 @@ def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
     for k in lt.kernels:
         peak, bw, wbw, sbw, over = consts[k.cls]
         c = k.flops * batch / peak
-        m = (k.reads + k.writes) * batch * size / bw + k.weights * size / wbw
-        if sbw is not None and k.scratch:
-            m += 2 * k.scratch * batch * size / sbw
+        act, wts, scratch = kernel_bytes(k, batch, size)
+        m = act / bw + wts / wbw + (scratch / sbw if sbw is not None else 0.0)
         overhead += over
         if additive:
             compute += c

@@ -85,9 +85,10 @@ class Counted:
         return (f"{self.header}: counted (not predicted) under the {c.name} convention: "
                 f"{c.doc}" + (f" ({c.peer})" if c.peer else "") + ".")
 
-    def by_type(self, pred) -> dict[str, int]:
+    def by_type(self, pred, per_sample: bool = False) -> dict[str, int]:
+        """The counts summed per layer type, for the batch (or per sample)."""
         out: dict[str, int] = {}
-        for l, n in zip(pred.layers, self.at_batch):
+        for l, n in zip(pred.layers, self.per_sample if per_sample else self.at_batch):
             out[l.traffic.type] = out.get(l.traffic.type, 0) + n
         return out
 
@@ -100,10 +101,7 @@ class Counted:
         doc["totals"].update({self.conv.key: per, "count": per, "count_at_batch": at})
         for row, n1, nb in zip(doc["layers"], self.per_sample, self.at_batch):
             row["count"], row["count_at_batch"] = n1, nb
-        types = self.by_type(pred)
-        per_type: dict[str, int] = {}
-        for l, n in zip(pred.layers, self.per_sample):
-            per_type[l.traffic.type] = per_type.get(l.traffic.type, 0) + n
+        types, per_type = self.by_type(pred), self.by_type(pred, per_sample=True)
         for row in doc["by_type"]:
             row["count"], row["count_at_batch"] = per_type[row["type"]], types[row["type"]]
         return doc

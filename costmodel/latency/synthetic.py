@@ -100,6 +100,9 @@ def _chain(family: str, shape: tuple, cell: list, c: int, hw: int, reps: int) ->
                                      "layers": [e for _ in range(reps) for e in cell]})
 
 
+FAMILIES = ("dense", "pw", "mb", "dwsep", "gshuffle", "split")     # what _cell builds
+
+
 def _cell(family: str, c: int, extra: tuple) -> list:
     if family == "dense":
         return dense(c, *extra)
@@ -147,11 +150,10 @@ _MAX_CHANNELS = {7: 1024, 14: 512, 28: 256, 56: 128, 112: 64}
 def _random(n: int, seed: int, taken: set[str]) -> list[Synthetic]:
     """``n`` chains drawn with ``seed``, none repeating a label in ``taken`` or each other."""
     rng = random.Random(seed)
-    families = ("dense", "pw", "mb", "dwsep", "gshuffle", "split")
     out: list[Synthetic] = []
     i = 0
     while len(out) < n:
-        family = families[i % len(families)]
+        family = FAMILIES[i % len(FAMILIES)]
         i += 1
         hw = rng.choice((7, 14, 28, 56, 112) if family in ("pw", "dwsep") else (7, 14, 28, 56))
         c = rng.choice([x for x in _CHANNELS if x <= _MAX_CHANNELS[hw]])
@@ -228,7 +230,6 @@ STAGED = 30
 
 def _staged(n: int, seed: int) -> list[Synthetic]:
     rng = random.Random(seed + 1)
-    families = ("dense", "pw", "mb", "dwsep", "gshuffle", "split")
     out = []
     for i in range(n):
         res = rng.choice((96, 128, 160, 224))
@@ -237,7 +238,7 @@ def _staged(n: int, seed: int) -> list[Synthetic]:
         desc = []
         for _ in range(rng.choice((3, 4))):
             c *= 2
-            family = rng.choice(families)
+            family = rng.choice(FAMILIES)
             k = rng.choice((1, 2, 3, 4))
             layers += [{"op": "conv2d", "out": c, "kernel": 3, "stride": 2}, *_bn_act()]
             if family == "dense":

@@ -28,6 +28,13 @@ def check_batch(batch: int) -> int:
     return batch
 
 
+def kernel_bytes(k: Kernel, batch: int, size: int) -> tuple[int, int, int]:
+    """The bytes a kernel moves, as the latency model prices them: activations (read and
+    written, per sample), weights (once per batch) and scratch traffic (written then read back,
+    per sample). The predictor and calibration's fit both use this split."""
+    return (k.reads + k.writes) * batch * size, k.weights * size, 2 * k.scratch * batch * size
+
+
 @dataclass(frozen=True)
 class LayerTraffic:
     name: str

@@ -46,18 +46,17 @@ _THREADS: list[int] = []
 
 
 def prepare_worker() -> None:
-    """What every worker of ``verify --all`` does first: import the tracers, make traces
-    without source locations (:mod:`costmodel.torch.tracing`), and move everything imported
-    out of the garbage collector's way (``gc.freeze``)."""
+    """What every worker of ``verify --all`` does first: import the tracers, and move
+    everything imported out of the garbage collector's way (``gc.freeze``). (Each run drops
+    the tracer's source locations itself: :func:`verify_run` also runs in this process and as
+    Ray tasks.)"""
     import torch  # noqa: F401
     import torch.utils.flop_counter  # noqa: F401
     try:
         import fvcore.nn  # noqa: F401
     except ImportError:      # verify_run says so, per run
         pass
-    from costmodel.torch import crosscheck  # noqa: F401
-    from costmodel.torch.tracing import drop_source_locations
-    drop_source_locations()
+    from costmodel.torch import crosscheck, tracing  # noqa: F401
     gc.freeze()
 
 
