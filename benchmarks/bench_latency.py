@@ -22,11 +22,19 @@ times its networks the same way; on a shared machine other processes only ever a
 in a second line, against the median pass.
 
     python benchmarks/bench_latency.py [--threads 1] [--quick] [--profile FILE] [--budget 1.5]
-                                       [--rounds 3] [--save-profile FILE]
+                                       [--rounds 5] [--save-profile FILE]
+                                       [--save-measurements FILE] [--measurements FILE]
+
+``--save-measurements FILE`` writes every timing of the run (each synthetic network's and each
+configuration's, with the per-layer hook timings) to a JSON file; ``--measurements FILE`` then
+refits and rescores from that file without timing anything, so that two versions of the model
+are compared on the very same measurements (the machine's own noise between runs is of the size
+of the model's error).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -40,7 +48,8 @@ from rich.console import Console  # noqa: E402
 from costmodel.count.profile import Spec  # noqa: E402
 from costmodel.latency import calibrate as cal  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
-from costmodel.latency.bench import measure, threads as with_threads, time_call, window_means  # noqa: E402
+from costmodel.latency.bench import (measure, steady_allocator, threads as with_threads,  # noqa: E402
+                                     time_call, window_means)
 from costmodel.latency.predict import predict  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
 from costmodel.papers.rank import spearman  # noqa: E402
@@ -78,13 +87,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="quick calibration (calibrate --quick)")
-    ap.add_argument("--rounds", type=int, default=3, help="rounds of calibration and measurement, alternating")
+    ap.add_argument("--rounds", type=int, default=cal.ROUNDS,
+                    help=f"rounds of calibration and measurement, alternating (default {cal.ROUNDS})")
     ap.add_argument("--profile", help="use this device profile instead of calibrating")
     ap.add_argument("--budget", type=float, default=1.5, help="seconds of timed passes per configuration")
     ap.add_argument("--limit", type=int, default=0, help="only the first N configurations")
     ap.add_argument("--save-profile", metavar="FILE", help="write the profile calibrated in this "
                     "run to FILE (atomically), named after the file's stem")
+    ap.add_argument("--save-measurements", metavar="FILE", help="write every timing of this run "
+                    "to FILE (JSON, atomically)")
+    ap.add_argument("--measurements", metavar="FILE", help="time nothing: refit and rescore "
+                    "the timings a --save-measurements run wrote")
     args = ap.parse_args()
+    steady_allocator()           # every timing in the allocator's steady state (see bench.py)
     con = Console(width=160)
     t0 = time.perf_counter()
     configs = CONFIGS[: args.limit] if args.limit else CONFIGS
@@ -123,19 +138,43 @@ def main() -> None:
                       f"{min(windows) * 1e3:.2f} ms (fastest of {len(windows)} windows of calls)")
 
     samples: list[cal.Sample] = []
-    if args.profile:
+    if args.measurements:
+        saved = json.loads(Path(args.measurements).read_text())
+        if saved["quick"] != args.quick or saved["configs"] != [[n, s] for n, s, _ in profiles]:
+            sys.exit(f"{args.measurements} was measured with other configurations or --quick")
+        best = saved["best"]
+        if not args.profile:
+            times = {s["label"]: s["time_s"] for s in saved["samples"]}
+            samples = [cal.Sample(n, cal.kernels_of(cal.sample_profile(n)), times[n.label]) for n in nets]
+        con.print(f"measurements: {args.measurements} ({saved['machine']['cpu']}, {saved['when']}; "
+                  "nothing timed in this run)")
+    elif args.profile:
         for rnd in range(args.rounds):
             zoo_round(rnd)
     else:
         samples = cal.measure_all(nets, args.threads, 0.1 if args.quick else 0.6, args.rounds,
                                   after_round=zoo_round)
+    if args.save_measurements and not args.measurements:
+        from costmodel.latency.bench import machine
+        from costmodel.output.atomic import write_atomic
+        with with_threads(args.threads):
+            info = machine()
+        write_atomic(args.save_measurements, json.dumps({
+            "machine": info, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quick": args.quick, "rounds": args.rounds, "threads": args.threads,
+            "configs": [[n, s] for n, s, _ in profiles], "best": best,
+            "samples": [{"label": s.label, "time_s": s.time_s} for s in samples]}, indent=1) + "\n")
+        con.print(f"wrote {args.save_measurements}")
     if args.profile:
         dev = devices.load_file(args.profile)
         con.print(f"profile: {args.profile} (not calibrated in this run)")
     else:
         f = cal.fit(samples)
         name = Path(args.save_profile).stem if args.save_profile else "bench"
-        dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples))
+        dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples),
+                               by="`python benchmarks/bench_latency.py --save-profile` (its rounds "
+                                  "alternating with its measurements of the zoo, which the fit "
+                                  "never sees)")
         if args.save_profile:
             from costmodel.output.atomic import write_atomic
             write_atomic(args.save_profile, cal.dump(dev))

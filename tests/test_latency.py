@@ -290,7 +290,7 @@ def test_calibration_networks_cover_every_class_and_are_not_zoo_networks():
     from costmodel.ops.base import KERNEL_CLASSES
     from costmodel.spec.zoo import ZOO_DIR
     nets = networks()
-    assert len(nets) == 176 and len(networks(quick=True)) == 92
+    assert len(nets) == 221 and len(networks(quick=True)) == 137
     assert len({n.label for n in nets}) == len(nets)
     seen = set()
     zoo_names = {f.stem for f in ZOO_DIR.glob("*.yaml")}
@@ -423,9 +423,10 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
     assert prof.format == 2 and prof.model == "additive"
     from costmodel.latency.synthetic import networks
-    assert "92 synthetic networks" in prof.description
+    assert "137 synthetic networks" in prof.description
     assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
     assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
+    assert "Working set:" in r.out and "Spill:" in r.out
     assert not list(tmp_path.glob(".*.tmp"))
     assert cli("latency", "mobilenet_v1", "--device", out).code == 0
 
@@ -523,3 +524,204 @@ def test_g2_mac_grows_with_the_groups_at_equal_flops():
         assert {r.op_class for r in rows} == ({"conv1x1"} if g == 1 else {"grouped"})
         macs.append(sum(r.mac_1x1 for r in rows))
     assert macs == sorted(macs) and macs[-1] == 10 * (3136 * 720 + 16200)
+
+
+# -- the working set: a weight cache and the cold bandwidth --------------------------------------
+def _with_cache(tmp_path, text=None, cache="1e6", cold="1e9", fields=None):
+    f = tmp_path / "cache.yaml"
+    fields = fields or {"weight_cache_bytes": cache, "cold_bandwidth": cold}
+    extra = "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
+    f.write_text((text or HAND_ADD.read_text()).replace("classes:\n", extra + "classes:\n", 1))
+    return f
+
+
+def test_a_network_whose_weights_exceed_the_cache_pays_the_cold_bandwidth(tmp_path):
+    dev = devices.load_file(_with_cache(tmp_path))
+    assert dev.weight_miss(4_004_000) == pytest.approx(1 - 1e6 / 4_004_000)
+    assert dev.weight_miss(1e6) == 0 and devices.load_file(HAND_ADD).weight_miss(1e9) == 0
+    big = profile({"name": "b", "input": [1000], "layers": [{"op": "linear", "out": 1000, "name": "fc"}]})
+    (l,) = predict(big, dev).layers
+    # weights 1,000 x 1,000 + 1,000 biases = 1,001,000 elements = 4,004,000 B > the 1e6 B cache:
+    # m = 1 - 1e6 / 4,004,000, and m x (activations 8,000 B + weights 4,004,000 B) =
+    # 4,012,000 - 1e6 x 4,012,000 / 4,004,000 = 3,010,002 B at the cold 1 GB/s = 3,010.002 us;
+    # besides: 2,001,000 FLOPs / 1e10 = 200.1 us, 8,000 B / 1e10 = 0.8 us, 4,004,000 B / 1e10
+    # (weights at the class's bandwidth) = 400.4 us, and the 10 us overhead
+    assert l.time_s == pytest.approx((10 + 200.1 + 0.8 + 400.4 + 3010.002) * 1e-6)
+    plain = predict(big, devices.load_file(HAND_ADD)).layers[0]
+    assert plain.time_s == pytest.approx((10 + 200.1 + 0.8 + 400.4) * 1e-6)
+    # a network whose weights fit (100 x 100 + 100 = 10,100 elements, 40,400 B) pays nothing more
+    small = profile({"name": "s", "input": [100], "layers": [{"op": "linear", "out": 100}]})
+    assert predict(small, dev).time_s == pytest.approx(predict(small, devices.load_file(HAND_ADD)).time_s)
+    text = devices.dump(dev)
+    assert "weight_cache_bytes: 1.000000e+06" in text and "cold_bandwidth: 1.000000e+09" in text
+    again = tmp_path / "again.yaml"
+    again.write_text(text)
+    assert devices.load_file(again).model_dump() == dev.model_dump()
+
+
+@pytest.mark.parametrize("cache,cold,line,message", [
+    ("1e6", None, 10, "'weight_cache_bytes' needs 'cold_bandwidth' beside it"),
+    (None, "1e9", 10, "'cold_bandwidth' needs 'weight_cache_bytes' beside it"),
+    ("0", "1e9", 10, "greater than 0"),
+    ("1e6", "fast", 11, "must be a number"),
+    ("kernel", None, 10, "'kernel_cache_bytes' needs 'spill_bandwidth' beside it"),
+    (None, "spill", 10, "'spill_bandwidth' needs 'kernel_cache_bytes' beside it"),
+    ("llc", None, 10, "'llc_bytes' needs 'dram_bandwidth' beside it"),
+])
+def test_a_half_or_bad_weight_cache_is_refused(cli, tmp_path, cache, cold, line, message):
+    if cache == "llc":
+        bad = _with_cache(tmp_path, fields={"llc_bytes": "1e8"})
+    elif "kernel" in (cache, cold) or "spill" in (cache, cold):
+        bad = _with_cache(tmp_path, fields={"kernel_cache_bytes": "1e6" if cache else None,
+                                            "spill_bandwidth": "1e9" if cold else None})
+    else:
+        bad = _with_cache(tmp_path, cache=cache, cold=cold)
+    with pytest.raises(SpecError) as exc:
+        devices.load_file(bad)
+    assert message in str(exc.value) and str(exc.value).startswith(f"{bad}:{line}:")
+    r = cli("latency", "mobilenet_v1", "--device", bad)
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err
+
+
+def test_a_kernel_whose_footprint_exceeds_the_kernel_cache_spills(tmp_path):
+    dev = devices.load_file(_with_cache(tmp_path, fields={"kernel_cache_bytes": "1e6",
+                                                          "spill_bandwidth": "1e9"}))
+    p = profile({"name": "t", "input": [96, 56, 56], "layers": [{"op": "relu", "name": "big"}]})
+    (l,) = predict(p, dev).layers
+    # 96 x 56 x 56 = 301,056 elements read and written: 2,408,448 B > the 1e6 B kernel cache,
+    # s = 1 - 1e6 / 2,408,448, so s x 2,408,448 = 1,408,448 B at the spill's 1 GB/s =
+    # 1,408.448 us; besides: 301,056 FLOPs / 1e10 = 30.1056 us, 2,408,448 B / 4e10 (the
+    # element-wise class's bandwidth) = 60.2112 us, and the 10 us overhead
+    assert l.time_s == pytest.approx((10 + 30.1056 + 60.2112 + 1408.448) * 1e-6)
+    # a 16 x 56 x 56 map (401,408 B read and written) fits: nothing more
+    small = profile({"name": "s", "input": [16, 56, 56], "layers": [{"op": "relu"}]})
+    assert predict(small, dev).time_s == pytest.approx(predict(small, devices.load_file(HAND_ADD)).time_s)
+    assert "spill_bandwidth: 1.000000e+09" in devices.dump(dev)
+
+
+def _hand_fit(shapes, extra):
+    """Noise-free samples made by hand from known constants (per class: overhead, peak, and
+    the activation and weight bandwidths), each kernel ``(n, FLOPs, activation elements,
+    weight elements)`` of ``shapes``, plus ``extra(n, e, w)`` seconds per sample; the fit,
+    after checking that it returns every class's constants."""
+    from costmodel.latency import calibrate as cal
+    from costmodel.ops.base import KERNEL_CLASSES, Kernel
+    truth = {c: (1e-5 * (i + 1), 1e10 * (i + 1), 2e9 * (i + 2), 5e8 * (i + 1))
+             for i, c in enumerate(KERNEL_CLASSES)}
+    samples = []
+    for c, (o, peak, bw, wbw) in truth.items():
+        for n, f, e, w in shapes:
+            ks = tuple(Kernel(c, int(f), int(e), int(w), 0) for _ in range(n))
+            t = n * (o + f / peak + 4 * e / bw + 4 * w / wbw) + extra(n, e, w)
+            samples.append(cal.Sample(None, ks, t))
+    fit = cal.fit(samples)
+    for c, (o, peak, bw, wbw) in truth.items():
+        got = fit.classes[c]
+        assert got.overhead_s == pytest.approx(o, rel=1e-5)
+        assert got.peak_flops == pytest.approx(peak, rel=1e-5)
+        assert got.memory_bandwidth == pytest.approx(bw, rel=1e-5)
+        assert got.weight_bandwidth == pytest.approx(wbw, rel=1e-5)
+    assert fit.mape == pytest.approx(0, abs=1e-6)
+    return fit
+
+
+def test_the_fit_finds_the_kernel_cache_and_the_spill_bandwidth():
+    """A 1 MiB kernel cache (no weight cache): the fit picks that kernel cache, no weight
+    cache, and returns the spill bandwidth."""
+    from costmodel.latency import calibrate as cal
+    cache, spill = float(1 << 20), 3e9
+    assert cache in cal.SPILL_SIZES
+    # per kernel: activations 4 x e bytes + weights 4 x w bytes = 0.52, 2.0, 4.0, 0.29, 1.4 and
+    # 0.8 MB (over and under the cache); the networks' weights all under 256 KiB
+    shapes = ((1, 2e6, 1.2e5, 1e4), (3, 1e6, 4.9e5, 1e4), (2, 8e6, 9.9e5, 1e4),
+              (5, 5e5, 7e4, 2e3), (4, 3e6, 3.4e5, 1e4), (2, 1e5, 1.9e5, 1e4))
+    fit = _hand_fit(shapes, lambda n, e, w: n * max(0.0, 1 - cache / (4 * (e + w))) * 4 * e / spill)
+    assert fit.kernel_cache_bytes == cache and fit.weight_cache_bytes is None
+    assert fit.spill_bandwidth == pytest.approx(spill, rel=1e-5)
+
+
+def test_weights_past_the_last_level_cache_are_read_at_the_dram_bandwidth(tmp_path):
+    dev = devices.load_file(_with_cache(tmp_path, fields={"llc_bytes": "1e6", "dram_bandwidth": "1e9"}))
+    big = profile({"name": "b", "input": [1000], "layers": [{"op": "linear", "out": 1000}]})
+    pred = predict(big, dev)
+    # 4,004,000 B of weights past a 1e6 B last-level cache: d = 1 - 1e6 / 4,004,000, and
+    # d x 4,004,000 B = 3,004,000 B at 1 GB/s = 3,004 us (weights only, not the activations);
+    # besides: 200.1 + 0.8 + 400.4 us and the 10 us overhead, as without the cache
+    assert pred.time_s == pytest.approx((10 + 200.1 + 0.8 + 400.4 + 3004) * 1e-6)
+    assert pred.dram_share == pytest.approx(1 - 1e6 / 4_004_000) and pred.weight_miss == 0
+    d = pred.to_dict()
+    assert d["totals"]["dram_share"] == pytest.approx(0.750249750) and d["device"]["llc_bytes"] == 1e6
+    small = profile({"name": "s", "input": [100], "layers": [{"op": "linear", "out": 100}]})
+    assert predict(small, dev).time_s == pytest.approx(predict(small, devices.load_file(HAND_ADD)).time_s)
+
+
+def test_format_1_profiles_have_no_weight_cache(tmp_path):
+    bad = _with_cache(tmp_path, HAND.read_text())
+    with pytest.raises(SpecError, match="format 1 profiles have no 'weight_cache_bytes'"):
+        devices.load_file(bad)
+
+
+def test_the_fit_finds_the_weight_cache_and_the_cold_bandwidth():
+    """A 1 MiB weight cache (one of the sizes the fit tries): the fit picks that cache and
+    returns the cold bandwidth."""
+    from costmodel.latency import calibrate as cal
+    cache, cold = float(1 << 20), 2e9
+    assert cache in cal.CACHE_SIZES
+    # the network's weights n x 4 x w bytes: 120 KB, 1.2 MB, 3.2 MB, 40 KB, 16 MB and 480 KB
+    shapes = ((1, 2e6, 1e5, 3e4), (3, 1e6, 4e5, 1e5), (2, 8e6, 2e5, 4e5), (5, 5e5, 1e6, 2e3),
+              (4, 3e6, 7e4, 1e6), (2, 1e5, 3e5, 6e4))
+    fit = _hand_fit(shapes, lambda n, e, w: max(0.0, 1 - cache / (n * 4 * w)) * n * 4 * (e + w) / cold)
+    assert fit.weight_cache_bytes == cache and fit.kernel_cache_bytes is None
+    assert fit.cold_bandwidth == pytest.approx(cold, rel=1e-5)
+
+
+def test_the_fit_finds_the_last_level_cache_and_the_dram_bandwidth():
+    """A 64 MiB last-level cache (above every weight cache the fit tries), the weights past it
+    read at 1 GB/s: the fit picks that cache and returns the DRAM bandwidth, and no other
+    cache."""
+    from costmodel.latency import calibrate as cal
+    llc, dram = float(1 << 26), 1e9
+    assert llc in cal.LLC_SIZES and llc > max(cal.CACHE_SIZES)
+    # the network's weights n x 4 x w bytes: 32, 48, 80, 100, 160, 1.6 and 12 MB
+    shapes = ((1, 2e6, 1e5, 8e6), (3, 1e6, 4e5, 4e6), (2, 8e6, 2e5, 1e7), (5, 5e5, 1e6, 5e6),
+              (4, 3e6, 7e4, 1e7), (2, 1e5, 3e5, 2e5), (1, 4e6, 2e5, 3e6))
+    fit = _hand_fit(shapes, lambda n, e, w: max(0.0, 1 - llc / (n * 4 * w)) * n * 4 * w / dram)
+    assert fit.llc_bytes == llc and fit.weight_cache_bytes is None and fit.kernel_cache_bytes is None
+    assert fit.dram_bandwidth == pytest.approx(dram, rel=1e-5)
+
+
+STEADY = r"""
+import ctypes, resource, sys
+sys.path.insert(0, sys.argv[1])
+from costmodel.latency.bench import steady_allocator
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[2] == "steady":
+    print(steady_allocator())
+size = 64 << 20          # above glibc's largest mmap threshold: by default always mmap'ed
+faults = []
+for _ in range(4):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    p = libc.malloc(size)
+    ctypes.memset(p, 1, size)
+    libc.free(p)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(*faults)
+"""
+
+
+def test_the_steady_allocator_reuses_freed_memory_without_page_faults():
+    """A 64 MiB block, written then freed four times: glibc's default maps it afresh every
+    time (16,384 pages of 4 KiB, each faulted in when written); in the steady state only the
+    first time."""
+    def run(mode):
+        out = subprocess.run([sys.executable, "-c", STEADY, str(ROOT), mode], capture_output=True,
+                             text=True, check=True).stdout.split("\n")
+        return out
+    default = [int(x) for x in run("default")[0].split()]
+    assert min(default) >= 16_000
+    desc, faults = run("steady")[:2]
+    assert desc == "glibc, steady (no mmap, no trim)"
+    first, *rest = [int(x) for x in faults.split()]
+    assert first >= 16_000 and max(rest) < 100

@@ -93,26 +93,28 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="92 of the 176 synthetic networks (no "
+    quick: bool = typer.Option(False, "--quick", help="125 of the 209 synthetic networks (no "
                                "random chains, 6 staged networks), one round, less timing "
-                               "(under 30 s instead of about 2-3 minutes); a rougher fit."),
+                               "(under 30 s instead of about 3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
                                  help="Timing per network over all rounds (default 0.6 s, "
                                  "0.1 s with --quick)."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
-                               "networks; each keeps its fastest call (default 3, 1 with --quick)."),
+                               "networks; each keeps its fastest window of calls (default 5, 1 with --quick)."),
 ) -> None:
     """Fit a device profile from torch measurements on this machine.
 
     Synthetic networks (chains of one cell: a dense, 1x1, grouped or depthwise conv with the
     batch norm and activation after it, inverted residuals, split/shuffle units, stems, heads,
-    pooling, wide MLPs; tiny chains that pin each class's overhead; random staged networks
+    pooling, wide MLPs, downsampling steps, batch norm and ReLU alone; tiny chains that pin
+    each class's overhead; deep chains whose weights leave the cache; random staged networks
     like a search space's samples; swept over shapes and channel counts; never the zoo's
-    networks) are timed, and
-    the additive model's constants (per op class: peak, memory bandwidth, overhead per kernel)
-    are fitted by bounded relative least squares (costmodel/latency/calibrate.py documents the
-    method and why chains, not lone ops). Prints the fit error per class. Needs the torch extra.
+    networks) are timed, in glibc's steady allocator state, and the additive model's
+    constants (per op class: peak, bandwidths, overhead per kernel; the weight cache and the
+    cold bandwidth) are fitted by bounded relative least squares (costmodel/latency/calibrate.py
+    documents the method and why chains, not lone ops). Prints the fit error per class. Needs
+    the torch extra.
     """
     from costmodel.extras import need
     need("torch", "costmodel calibrate")
@@ -158,7 +160,21 @@ def calibrate(
                "weight bandwidth + scratch bytes / scratch bandwidth per kernel ('-': no "
                "sample has any; 10,000 GB/s: a bound the fit did not need to leave); "
                "'Dominates': the networks whose predicted time the class dominates (its Fit "
-               "MAPE is over them)."]
+               "MAPE is over them).",
+               (f"Working set: a network whose weights exceed {f.weight_cache_bytes / 2**20:g} MiB "
+                f"moves m = 1 - {f.weight_cache_bytes / 2**20:g} MiB / its weight bytes of every "
+                f"kernel's activation and weight bytes at {f.cold_bandwidth / 1e9:,.2f} GB/s more."
+                if f.cold_bandwidth else "Working set: no weight cache fitted (the samples did "
+                "not need one)."),
+               (f"Spill: a kernel whose activation and weight bytes F exceed "
+                f"{f.kernel_cache_bytes / 2**20:g} MiB moves 1 - {f.kernel_cache_bytes / 2**20:g} "
+                f"MiB / F of its activation bytes at {f.spill_bandwidth / 1e9:,.2f} GB/s more."
+                if f.spill_bandwidth else "Spill: no kernel cache fitted (the samples did not "
+                "need one)."),
+               (f"Memory: a network whose weights exceed {f.llc_bytes / 2**20:g} MiB reads "
+                f"1 - {f.llc_bytes / 2**20:g} MiB / its weight bytes of every kernel's weights "
+                f"at {f.dram_bandwidth / 1e9:,.2f} GB/s more." if f.dram_bandwidth else
+                "Memory: no last-level cache fitted (the samples did not need one).")]
     emit(t, "table")
     err.print(f"wrote {markup(out)}", highlight=False)
 

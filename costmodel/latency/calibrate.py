@@ -8,7 +8,11 @@ then windows of consecutive calls lasting at least 30 ms each, for its share of 
 keeps its fastest window's mean call over all rounds (windows, not single calls: see
 ``costmodel.latency.bench.WINDOW_S``).
 On a shared machine another process only ever adds time, and spreading the rounds over the
-run keeps a burst of contention from spoiling one network's sample.
+run keeps a burst of contention from spoiling one network's sample. Five rounds: on this
+project's Xeon the machine's speed drifted by 5-9% between runs minutes apart (the zoo's
+median time), and more rounds give every network more chances of a quiet moment for the same
+total budget (with the same model, two 5-round benchmark runs scored 86% and 76% within 10%,
+a 3-round one 64%).
 
 Model (format 2, ``model: additive``). A kernel of class c with F FLOPs, A bytes of activations
 (read and written), W bytes of weights and S bytes of scratch traffic takes
@@ -19,11 +23,24 @@ Weights get their own bandwidth because a network's weights are read once a pass
 while its activations were mostly just written by the layer before and are still in cache;
 scratch is the im2col matrix of torch's native conv kernel (``conv_small``), written then read.
 
+The working set adds, to every kernel of a network whose weights (W_net bytes) exceed a weight
+cache of K bytes, m x (A + W) / cold_bandwidth with m = max(0, 1 - K / W_net): a small
+network's weights and activations stay in the cache from one pass to the next, a large one
+streams its weights from memory every pass and the stream evicts its activations
+(costmodel.latency.devices gives the measurement behind it). And a kernel whose own footprint
+(A + W) exceeds a kernel cache of L bytes spills s x A / spill_bandwidth more, s = max(0, 1 -
+L / (A + W)): the part of its data no longer in the cache the previous layer left its input
+in. And a network whose weights exceed a last-level cache of M bytes reads d x W more at
+dram_bandwidth, d = max(0, 1 - M / W_net): from memory itself. cold_bandwidth, spill_bandwidth
+and dram_bandwidth are one unknown each, for every class; K, L and M are not linear in the
+model, so the fit scans them (see ``fit``) and keeps the best.
+
 Compute and memory are added, not maxed: on a CPU in eager mode a kernel's loads and its
 arithmetic overlap only partly, and the sum fits measured networks far better than the
 roofline's max (see benchmarks/bench_latency.py). A sample's predicted time is the sum over
-its kernels, so it is *linear* in the 55 unknowns (per class: overhead, 1/peak and the three
-inverse bandwidths; a column no sample uses stays at its bound and is not written).
+its kernels, so for given K, L and M it is *linear* in the 58 unknowns (per class: overhead,
+1/peak and the three inverse bandwidths; then the inverse cold, spill and DRAM bandwidths; a
+column no sample uses stays at its bound and is not written).
 
 Fit. Minimise the squared relative error sum(((x_i . theta - t_i) / t_i)^2) over the samples,
 each unknown bounded below (overhead >= 10 ns, peak <= 1e14 FLOP/s, bandwidth <= 1e13 B/s: a
@@ -41,7 +58,7 @@ import datetime as _dt
 from dataclasses import dataclass
 
 from costmodel.count.profile import Spec
-from costmodel.latency.devices import FORMAT, DeviceProfile, dump, parse
+from costmodel.latency.devices import FORMAT, DeviceProfile, dump, miss_share, parse
 from costmodel.latency.synthetic import Synthetic, networks
 from costmodel.latency.traffic import kernel_bytes, layer_traffic
 from costmodel.ops.base import KERNEL_CLASSES, Kernel
@@ -51,7 +68,7 @@ MAX_PEAK = 1e14
 MAX_BANDWIDTH = 1e13
 BYTES = 4  # fp32
 CLASSES = tuple(KERNEL_CLASSES)
-ROUNDS = 3
+ROUNDS = 5
 
 
 def sample_profile(net: Synthetic):
@@ -81,8 +98,10 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
     ``budget_s / rounds`` seconds (at least 3 windows). ``after_round(r)``, when given, runs
     after each round (the latency benchmark times the zoo there, between the rounds)."""
     import torch
-    from costmodel.latency.bench import WINDOW_S, threads as with_threads, time_call, window_means
+    from costmodel.latency.bench import (WINDOW_S, steady_allocator, threads as with_threads,
+                                         time_call, window_means)
     from costmodel.torch.builder import build, example_input
+    steady_allocator()
     built = []
     for n in nets:
         p = sample_profile(n)
@@ -107,21 +126,43 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
 PER_CLASS = 5
 
 
-def features(kernels) -> list[float]:
+def weight_bytes(kernels) -> int:
+    """A network's weight bytes (fp32), all read once a pass."""
+    return sum(kernel_bytes(k, 1, BYTES)[1] for k in kernels)
+
+
+def features(kernels, cache: float | None = None, spill: float | None = None,
+             llc: float | None = None) -> list[float]:
     """Per class: number of kernels, FLOPs, bytes of activations, of weights and of scratch
-    traffic (fp32, batch 1): the model is linear in them."""
-    f = [0.0] * (PER_CLASS * len(CLASSES))
+    traffic (fp32, batch 1); then the activation and weight bytes that miss a weight cache of
+    ``cache`` bytes, the activation bytes that spill past a kernel cache of ``spill`` bytes,
+    and the weight bytes read past a last-level cache of ``llc`` bytes (none: 0): the model
+    is linear in them."""
+    f = [0.0] * (PER_CLASS * len(CLASSES) + EXTRA)
+    w_net = weight_bytes(kernels)
+    miss, dram = miss_share(w_net, cache), miss_share(w_net, llc)
     for k in kernels:
         i = PER_CLASS * CLASSES.index(k.cls)
         f[i] += 1
         f[i + 1] += k.flops
-        for j, b in enumerate(kernel_bytes(k, 1, BYTES)):
-            f[i + 2 + j] += b
+        act, wts, scratch = kernel_bytes(k, 1, BYTES)
+        f[i + 2] += act
+        f[i + 3] += wts
+        f[i + 4] += scratch
+        f[-3] += miss * (act + wts)
+        f[-2] += act * miss_share(act + wts, spill)
+        f[-1] += dram * wts
     return f
 
 
+EXTRA = 3      # the cold, spill and DRAM columns after the classes'
 LOWER = [b for _ in CLASSES
-         for b in (MIN_OVERHEAD, 1 / MAX_PEAK, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH)]
+         for b in (MIN_OVERHEAD, 1 / MAX_PEAK, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH, 1 / MAX_BANDWIDTH)
+         ] + [1 / MAX_BANDWIDTH] * EXTRA
+# The cache sizes the fit tries (bytes), each also "none": it keeps the ones that fit best.
+CACHE_SIZES = tuple(float(1 << n) for n in range(18, 26))     # weight cache: 256 KiB .. 32 MiB
+SPILL_SIZES = tuple(float(1 << n) for n in range(18, 24))     # kernel cache: 256 KiB .. 8 MiB
+LLC_SIZES = tuple(float(1 << n) for n in range(24, 30))       # last level: 16 MiB .. 512 MiB
 
 
 def bounded_least_squares(rows: list[list[float]], target: list[float], weights: list[float],
@@ -168,19 +209,53 @@ class Fit:
     mape: float           # over all samples
     within_10: float
     errors: list[tuple[Sample, float]]   # (sample, predicted time)
+    weight_cache_bytes: float | None = None     # None: no weight cache priced
+    cold_bandwidth: float | None = None
+    kernel_cache_bytes: float | None = None     # None: no kernel cache priced
+    spill_bandwidth: float | None = None
+    llc_bytes: float | None = None              # None: no last-level cache priced
+    dram_bandwidth: float | None = None
 
 
 def fit(samples: list[Sample]) -> Fit:
-    """The constants of the additive model, fitted to the samples (see the module doc)."""
-    rows = [features(s.kernels) for s in samples]
-    used = [any(r[PER_CLASS * i] for r in rows) for i in range(len(CLASSES))]
+    """The constants of the additive model, fitted to the samples (see the module doc). The
+    three cache sizes are not linear in the model: the fit scans one at a time over its sizes
+    (``CACHE_SIZES``, ``SPILL_SIZES``, ``LLC_SIZES``, each also none) with the others at their
+    best so far, the weight cache, the kernel cache, the last level, then the weight cache
+    again, and keeps the best fit it saw (ties: no cache, then the smaller)."""
+    plain = [features(s.kernels) for s in samples]
+    used = [any(r[PER_CLASS * i] for r in plain) for i in range(len(CLASSES))]
     missing = [c for c, u in zip(CLASSES, used) if not u]
     if missing:
         raise ValueError(f"no calibration sample runs a kernel of class {', '.join(missing)}")
-    theta = bounded_least_squares(rows, [s.time_s for s in samples],
-                                  [1 / s.time_s for s in samples], LOWER)
-    preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
+    target, weights = [s.time_s for s in samples], [1 / s.time_s for s in samples]
+    tried: dict[tuple, tuple] = {}
+
+    def attempt(sizes: tuple):
+        if sizes not in tried:
+            rows = plain if sizes == (None, None, None) else \
+                [features(s.kernels, *sizes) for s in samples]
+            theta = bounded_least_squares(rows, target, weights, LOWER)
+            preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
+            loss = sum(((p - t) / t) ** 2 for p, t in zip(preds, target))
+            tried[sizes] = (loss, rows, theta, preds)
+        return tried[sizes][0]
+
+    best = [None, None, None]
+    for i in (0, 1, 2, 0):
+        def key(c, i=i):
+            return attempt(tuple(c if j == i else b for j, b in enumerate(best))), c is not None, c or 0
+        best[i] = min((None, *(CACHE_SIZES, SPILL_SIZES, LLC_SIZES)[i]), key=key)
+    cache, spill, llc = best
+    _, rows, theta, preds = tried[tuple(best)]
     errs = [abs(p - s.time_s) / s.time_s for p, s in zip(preds, samples)]
+
+    def needed(i):     # a term the fit left at its bound (or that no sample has) is not written
+        return any(r[i] for r in rows) and 1 / theta[i] < MAX_BANDWIDTH * (1 - 1e-9)
+
+    cold = 1 / theta[-3] if cache is not None and needed(-3) else None
+    spill_bw = 1 / theta[-2] if spill is not None and needed(-2) else None
+    dram_bw = 1 / theta[-1] if llc is not None and needed(-1) else None
 
     def dominant(r):
         parts = [sum(r[PER_CLASS * i + j] * theta[PER_CLASS * i + j] for j in range(PER_CLASS))
@@ -201,23 +276,32 @@ def fit(samples: list[Sample]) -> Fit:
                               fit_mape=sum(mine) / len(mine) if mine else 0.0,
                               samples=sum(1 for r in rows if r[PER_CLASS * i]), dominated=len(mine))
     return Fit(classes, sum(errs) / len(errs), sum(e <= 0.10 for e in errs) / len(errs),
-               list(zip(samples, preds)))
+               list(zip(samples, preds)), cache if cold else None, cold,
+               spill if spill_bw else None, spill_bw, llc if dram_bw else None, dram_bw)
 
 
 METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth + weight "
-          "bytes/weight bandwidth + scratch bytes/scratch bandwidth per kernel class, fitted "
+          "bytes/weight bandwidth + scratch bytes/scratch bandwidth per kernel class, + the "
+          "working set's misses (activation + weight bytes) x m / cold bandwidth, m from the "
+          "network's weights and a weight cache chosen among 256 KiB..32 MiB, + a kernel's "
+          "spill (activation bytes) x s / spill bandwidth, s from its footprint and a kernel "
+          "cache chosen among 256 KiB..8 MiB, + weight bytes x d / DRAM bandwidth, d from the "
+          "network's weights and a last-level cache chosen among 16..512 MiB, fitted "
           "by bounded relative least squares to synthetic chains of cells (never zoo networks), "
           "each timed at its fastest 30 ms window of calls over {rounds} rounds")
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,
-                 n_samples: int = 0) -> DeviceProfile:
+                 n_samples: int = 0, by: str = "") -> DeviceProfile:
+    """The fit as a profile; ``by``: what ran the calibration (default: `costmodel
+    calibrate`)."""
     import torch
     from costmodel.latency.bench import cpu_model
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     bws = sorted(c.memory_bandwidth for c in f.classes.values())
+    by = by or f"`costmodel calibrate{' --quick' if quick else ''}`"
     raw = {"format": FORMAT, "name": name,
-           "description": f"calibrated by `costmodel calibrate{' --quick' if quick else ''}` "
+           "description": f"calibrated by {by} "
                           f"on {cpu_model()} ({threads} thread(s)), {n_samples} synthetic "
                           f"networks; fit error {100 * f.mape:.1f}% (mean), "
                           f"{100 * f.within_10:.0f}% of them within 10%",
@@ -225,6 +309,12 @@ def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROU
            "torch": torch.__version__, "cpu": cpu_model(), "calibrated": now,
            "method": METHOD.format(rounds=rounds), "model": "additive",
            "memory_bandwidth": bws[len(bws) // 2],
+           **({"weight_cache_bytes": f.weight_cache_bytes,
+               "cold_bandwidth": f.cold_bandwidth} if f.cold_bandwidth else {}),
+           **({"kernel_cache_bytes": f.kernel_cache_bytes,
+               "spill_bandwidth": f.spill_bandwidth} if f.spill_bandwidth else {}),
+           **({"llc_bytes": f.llc_bytes, "dram_bandwidth": f.dram_bandwidth}
+              if f.dram_bandwidth else {}),
            "classes": {c: {"peak_flops": cf.peak_flops, "overhead_s": cf.overhead_s,
                            "memory_bandwidth": cf.memory_bandwidth,
                            **({"weight_bandwidth": cf.weight_bandwidth}

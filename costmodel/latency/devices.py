@@ -17,6 +17,12 @@ per device, thread count and dtype. Schema (format 2; format 1 files, the same w
     method: free text (how the constants were obtained)
     model: additive               # additive | roofline (default roofline), see below
     memory_bandwidth: 2.0e+10     # bytes/s, for every class that gives none of its own
+    weight_cache_bytes: 1.0e+06   # optional, with cold_bandwidth: see below
+    cold_bandwidth: 8.0e+10
+    kernel_cache_bytes: 1.0e+06   # optional, with spill_bandwidth: see below
+    spill_bandwidth: 4.0e+10
+    llc_bytes: 6.4e+07            # optional, with dram_bandwidth: see below
+    dram_bandwidth: 3.6e+10
     classes:                      # these eleven, no others (KERNEL_CLASSES in ops/base.py)
       conv:          {peak_flops: 4.0e+10, overhead_s: 2.0e-05, memory_bandwidth: 3.0e+10,
                       fit_mape: 0.06, samples: 16}
@@ -45,7 +51,23 @@ The two models price a kernel of F FLOPs and B bytes as
     additive:  overhead_s + F / peak_flops + B / memory_bandwidth
 
 where B / memory_bandwidth stands for activations / memory_bandwidth + weights /
-weight_bandwidth + 2 x scratch / scratch_bandwidth (each in bytes).
+weight_bandwidth + 2 x scratch / scratch_bandwidth (each in bytes), plus, in a profile with
+``weight_cache_bytes`` and ``cold_bandwidth``, m x (activations + weights) / cold_bandwidth,
+with m = max(0, 1 - weight_cache_bytes / the network's weight bytes). The working set: the
+weights of a small network stay in the cache from one pass to the next, and so do the
+activations each layer hands the next; a network whose weights exceed the cache streams them
+from memory every pass, and that stream evicts its activations too (measured on an Intel Xeon:
+the same 1x1 conv, batch norm and depthwise layers ran 10-16% slower inside MobileNetV2 than in
+a chain of four MobileNetV2 blocks whose weights fit the cache). And in a profile with
+``kernel_cache_bytes`` and ``spill_bandwidth``, a kernel whose own footprint (F = its
+activation and weight bytes) exceeds kernel_cache_bytes moves (1 - kernel_cache_bytes / F) x
+its activation bytes at spill_bandwidth too: the part of its data that no longer fits the
+cache a layer hands the next one's input in (measured on an Intel Xeon with 2 MB of L2 per
+core: eight ReLUs on a 1.8 MB map took 129 us each, 3.6 GB/s read and written, while on a
+0.2 MB map their cost was all overhead). And in a profile with ``llc_bytes`` and
+``dram_bandwidth`` (the last-level cache), a network whose weights exceed llc_bytes reads
+d = max(0, 1 - llc_bytes / its weight bytes) of every kernel's weight bytes at dram_bandwidth
+too: from memory itself, past every cache (AlexNet's and VGG-16's 16-411 MB linear layers).
 
 (`costmodel calibrate` writes additive profiles; costmodel/latency/calibrate.py says why).
 """
@@ -107,6 +129,17 @@ class ClassProfile(_Strict):
     samples: Optional[Annotated[int, Field(ge=1, le=1_000_000)]] = None
 
 
+# The caches (format 2 only): for each, both fields or neither.
+CACHES = (("weight_cache_bytes", "cold_bandwidth"), ("kernel_cache_bytes", "spill_bandwidth"),
+          ("llc_bytes", "dram_bandwidth"))
+CACHE_FIELDS = tuple(k for pair in CACHES for k in pair)
+
+
+def miss_share(footprint: float, cache: float | None) -> float:
+    """The share of a ``footprint`` of bytes that a cache of ``cache`` bytes does not hold:
+    max(0, 1 - cache / footprint); 0 without a cache."""
+    return 0.0 if cache is None or footprint <= cache else 1.0 - cache / footprint
+
 # A class's own bandwidths (format 2 only): every one optional.
 CLASS_BANDWIDTHS = ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth")
 
@@ -148,6 +181,12 @@ class DeviceProfile(_Strict):
     method: Text = ""
     model: Literal["roofline", "additive"] = "roofline"
     memory_bandwidth: Positive
+    weight_cache_bytes: Optional[Positive] = None       # both or neither (see parse)
+    cold_bandwidth: Optional[Positive] = None
+    kernel_cache_bytes: Optional[Positive] = None       # both or neither
+    spill_bandwidth: Optional[Positive] = None
+    llc_bytes: Optional[Positive] = None                # both or neither
+    dram_bandwidth: Optional[Positive] = None
     classes: Classes
 
     _file: str = PrivateAttr("")
@@ -176,6 +215,16 @@ class DeviceProfile(_Strict):
         """The bandwidth of class ``name``'s scratch traffic (``Kernel.scratch``, written and
         read back); None: not priced (profiles calibrated without it)."""
         return self.cls(name).scratch_bandwidth
+
+    def weight_miss(self, weight_bytes: float) -> float:
+        """The share m of a network's memory traffic that misses the cache, from its
+        ``weight_bytes`` (0 in a profile without a weight cache; see the module doc)."""
+        return miss_share(weight_bytes, self.weight_cache_bytes)
+
+    def dram_share(self, weight_bytes: float) -> float:
+        """The share d of a network's weights read from memory past the last-level cache
+        (0 in a profile without one)."""
+        return miss_share(weight_bytes, self.llc_bytes)
 
     def label(self) -> str:
         return f"{self.name} ({self.kind}, {self.threads} thread{'s' * (self.threads != 1)}, {self.dtype})"
@@ -235,6 +284,16 @@ def parse(raw: Any, file: str) -> DeviceProfile:
         raise SpecError("format 1 profiles have no 'model' and no per-class 'memory_bandwidth', "
                         "'weight_bandwidth' or 'scratch_bandwidth' "
                         "(write format: 2)", file=file, line=nested_line(raw, key))
+    cache = [k for k in CACHE_FIELDS if k in raw]
+    if cache and prof.format == 1:
+        raise SpecError(f"format 1 profiles have no {cache[0]!r} (write format: 2)", file=file,
+                        line=nested_line(raw, (cache[0],)))
+    for pair in CACHES:
+        given = [k for k in pair if k in raw]
+        if len(given) == 1:
+            other = next(k for k in pair if k not in raw)
+            raise SpecError(f"{given[0]!r} needs {other!r} beside it (give both or neither)",
+                            file=file, line=nested_line(raw, (given[0],)))
     prof._file = file
     return prof
 
@@ -285,6 +344,15 @@ def dump(prof: DeviceProfile) -> str:
             else "overhead_s + max(flops / peak_flops, bytes / memory_bandwidth)")
     rule += (",\n#   bytes / memory_bandwidth meaning activations / memory_bandwidth + weights /"
              " weight_bandwidth\n#   + 2 x scratch / scratch_bandwidth (each as the class gives it)")
+    if prof.weight_cache_bytes is not None:
+        rule += ("\n#   + m x (activations + weights) / cold_bandwidth, m = max(0, 1 -"
+                 " weight_cache_bytes / the network's weight bytes)")
+    if prof.kernel_cache_bytes is not None:
+        rule += ("\n#   + s x activations / spill_bandwidth, s = max(0, 1 - kernel_cache_bytes /"
+                 " (the kernel's activations + weights))")
+    if prof.llc_bytes is not None:
+        rule += ("\n#   + d x weights / dram_bandwidth, d = max(0, 1 - llc_bytes / the network's"
+                 " weight bytes)")
     lines = [
         f"# costmodel device profile (format {prof.format}): `costmodel latency SPEC --device FILE`.",
         "# peak_flops: FLOP/s (a multiply-accumulate is 2); overhead_s: seconds per kernel;",
@@ -296,7 +364,9 @@ def dump(prof: DeviceProfile) -> str:
         f"batch: {prof.batch}", f"torch: {q(prof.torch)}", f"cpu: {q(prof.cpu)}",
         f"calibrated: {q(prof.calibrated)}", f"method: {q(prof.method)}",
         *([f"model: {prof.model}"] if prof.format >= 2 else []),
-        f"memory_bandwidth: {_num(prof.memory_bandwidth)}", "classes:"]
+        f"memory_bandwidth: {_num(prof.memory_bandwidth)}",
+        *(f"{k}: {_num(getattr(prof, k))}" for k in CACHE_FIELDS if getattr(prof, k) is not None),
+        "classes:"]
     for name in KERNEL_CLASSES:
         c = getattr(prof.classes, name)
         if c is None:            # a FALLBACK class the profile does not have

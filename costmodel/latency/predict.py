@@ -8,7 +8,11 @@ dtype, takes, by the profile's model,
 
 with a fixed cost per kernel (framework dispatch, memory allocation, thread wake-up), and
 B / bandwidth_c the sum of activations / memory_bandwidth, weights / weight_bandwidth and, where
-the profile prices it, 2 x scratch / scratch_bandwidth (see costmodel.latency.devices). A layer's
+the profile prices them, 2 x scratch / scratch_bandwidth and the working set's misses,
+m x (activations + weights) / cold_bandwidth, m from the whole network's weight bytes and the
+profile's weight cache, and a kernel's spill past the kernel cache, s x activations /
+spill_bandwidth, s from the kernel's own footprint, and the weights read from memory past the
+last-level cache, d x weights / dram_bandwidth (see costmodel.latency.devices). A layer's
 time is the sum over its kernels. What bounds it is the largest of its three parts: compute
 (the F / peak terms), memory (the B / bandwidth terms) or overhead; under the roofline a kernel
 counts only the larger of its compute and memory terms. Always a prediction: every result
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from costmodel.count.dtypes import DTYPE_BYTES
 from costmodel.count.profile import Profile
 from costmodel.errors import SpecError
-from costmodel.latency.devices import DeviceProfile
+from costmodel.latency.devices import DeviceProfile, miss_share
 from costmodel.latency.traffic import (LayerTraffic, check_batch, check_dtype, kernel_bytes,
                                        layer_traffic, totals)
 
@@ -65,11 +69,16 @@ def _constants(dev: DeviceProfile) -> dict[str, tuple]:
 
 
 def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
-               consts: dict | None = None) -> LayerTime:
+               consts: dict | None = None, miss: float = 0.0, dram: float = 0.0) -> LayerTime:
     """The layer's kernels priced and summed: each kernel's compute part F / peak, its memory
     part B / bandwidth and its overhead; the additive model adds both parts, the roofline
-    keeps the larger."""
+    keeps the larger. ``miss``: the share of the traffic that misses the cache, from the
+    network's weights (``DeviceProfile.weight_miss``); ``dram``: the share of its weights read
+    past the last-level cache (``DeviceProfile.dram_share``)."""
     consts = consts or _constants(dev)
+    cold = miss / dev.cold_bandwidth if miss else 0.0
+    kcache, spill_bw = dev.kernel_cache_bytes, dev.spill_bandwidth
+    cold_w = cold + (dram / dev.dram_bandwidth if dram else 0.0)
     additive = dev.model == "additive"
     size = DTYPE_BYTES[dtype]
     compute = memory = overhead = 0.0
@@ -77,7 +86,9 @@ def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
         peak, bw, wbw, sbw, over = consts[k.cls]
         c = k.flops * batch / peak
         act, wts, scratch = kernel_bytes(k, batch, size)
-        m = act / bw + wts / wbw + (scratch / sbw if sbw is not None else 0.0)
+        m = act / bw + wts / wbw + act * cold + wts * cold_w + (scratch / sbw if sbw is not None else 0.0)
+        if kcache is not None and act + wts > kcache:
+            m += act * miss_share(act + wts, kcache) / spill_bw
         overhead += over
         if additive:
             compute += c
@@ -97,6 +108,8 @@ class Prediction:
     batch: int
     dtype: str
     layers: list[LayerTime] = field(default_factory=list)
+    weight_miss: float = 0.0     # the share of traffic past the weight cache (devices.weight_miss)
+    dram_share: float = 0.0      # the share of weights past the last-level cache (devices.dram_share)
 
     @property
     def time_s(self) -> float:
@@ -126,7 +139,10 @@ class Prediction:
     def device_dict(self) -> dict:
         d = self.device
         return {"name": d.name, "file": d.file, "kind": d.kind, "model": d.model,
-                "threads": d.threads, "dtype": d.dtype, "torch": d.torch, "cpu": d.cpu, "calibrated": d.calibrated}
+                "threads": d.threads, "dtype": d.dtype, "torch": d.torch, "cpu": d.cpu, "calibrated": d.calibrated,
+                "weight_cache_bytes": d.weight_cache_bytes, "cold_bandwidth": d.cold_bandwidth,
+                "kernel_cache_bytes": d.kernel_cache_bytes, "spill_bandwidth": d.spill_bandwidth,
+                "llc_bytes": d.llc_bytes, "dram_bandwidth": d.dram_bandwidth}
 
     def to_dict(self) -> dict:
         total = self.time_s
@@ -135,6 +151,7 @@ class Prediction:
                 "settings": dict(self.settings), "batch": self.batch, "dtype": self.dtype,
                 "totals": {"time_s": total, "time_ms": total * 1e3, **t,
                            "kernels": sum(len(l.traffic.kernels) for l in self.layers),
+                           "weight_miss": self.weight_miss, "dram_share": self.dram_share,
                            "by_bound_s": self.by_bound()},
                 "by_type": self.by_type(),
                 "layers": [l.to_dict(total) for l in self.layers]}
@@ -149,8 +166,13 @@ def predict(p: Profile, dev: DeviceProfile, batch: int = 1, dtype: str | None = 
                         f"calibrate at {dtype} or give a profile for it", file=dev.file or None)
     pred = Prediction(p.model, dev, p.settings, batch, dtype)
     consts = _constants(dev)
-    for layer in p.layers:
-        lt = layer_time(layer_traffic(layer, batch, dtype), dev, batch, dtype, consts)
+    size = DTYPE_BYTES[dtype]
+    traffic = [layer_traffic(layer, batch, dtype) for layer in p.layers]
+    w_net = sum(kernel_bytes(k, batch, size)[1] for t in traffic for k in t.kernels)
+    miss, dram = dev.weight_miss(w_net), dev.dram_share(w_net)
+    pred.weight_miss, pred.dram_share = miss, dram
+    for layer, tr in zip(p.layers, traffic):
+        lt = layer_time(tr, dev, batch, dtype, consts, miss, dram)
         lt.line = layer.line
         pred.layers.append(lt)
     return pred

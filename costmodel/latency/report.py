@@ -61,7 +61,15 @@ def _pred_notes(pred) -> list[str]:
     return [f"Predicted, not measured: {d.model} model of profile {d.name} "
             f"({d.file or 'shipped'}; calibrated {d.calibrated or '?'} with torch {d.torch or '?'} "
             f"on {d.cpu or '?'}). Each kernel: {rule}.",
-            "Bound shares: " + ", ".join(f"{k} {pct(v, total)}" for k, v in b.items()) + "."]
+            "Bound shares: " + ", ".join(f"{k} {pct(v, total)}" for k, v in b.items()) + "."] + (
+        [f"Working set: the network's weights exceed the profile's {d.weight_cache_bytes / 2**20:g} "
+         f"MiB weight cache, so {100 * pred.weight_miss:.1f}% of every kernel's activation and "
+         f"weight bytes are priced at its cold bandwidth ({d.cold_bandwidth / 1e9:,.2f} GB/s) too."]
+        if pred.weight_miss else []) + (
+        [f"Memory: the network's weights exceed the profile's {d.llc_bytes / 2**20:g} MiB "
+         f"last-level cache, so {100 * pred.dram_share:.1f}% of every kernel's weight bytes are "
+         f"priced at its DRAM bandwidth ({d.dram_bandwidth / 1e9:,.2f} GB/s) too."]
+        if pred.dram_share else [])
 
 
 class Counted:

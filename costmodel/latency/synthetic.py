@@ -94,6 +94,22 @@ def split(c: int) -> list:
             {"op": "channel_shuffle", "groups": 2}]
 
 
+def ghost(c: int, t: int) -> list:
+    """GhostNet's bottleneck at stride 1: a ghost module expanding to t x c maps (with ReLU),
+    one projecting back (without), and the shortcut."""
+    return [{"residual": [{"op": "ghost", "out": t * c}, {"op": "ghost", "out": c, "relu": False}]}]
+
+
+def se_block(c: int, t: int) -> list:
+    """MobileNetV3's block: 1x1 expand, h-swish, 3x3 depthwise, h-swish, squeeze-excite
+    (hard-sigmoid gate), 1x1 project, and the shortcut."""
+    e = c * t
+    return [{"residual": [{"op": "pointwise", "out": e}, *_bn_act("hardswish"),
+                          {"op": "depthwise", "kernel": 3}, *_bn_act("hardswish"),
+                          {"op": "se", "squeeze": max(8, e // 4)},
+                          {"op": "pointwise", "out": c}, {"op": "batch_norm"}]}]
+
+
 def _chain(family: str, shape: tuple, cell: list, c: int, hw: int, reps: int) -> Synthetic:
     label = f"{family}({','.join(map(str, shape))}) x{reps} on {c}x{hw}x{hw}"
     return Synthetic(label, family, {"name": f"synthetic_{family}", "input": [c, hw, hw],
@@ -116,6 +132,10 @@ def _cell(family: str, c: int, extra: tuple) -> list:
         return gshuffle(c, *extra)
     if family == "split":
         return split(c)
+    if family == "ghost":
+        return ghost(c, *extra)
+    if family == "se":
+        return se_block(c, *extra)
     raise ValueError(family)
 
 
@@ -128,6 +148,8 @@ FIXED = [
     ("dense", 16, 32, (3,)), ("dense", 32, 16, (3,)), ("dense", 64, 8, (3,)),
     ("dense", 128, 8, (3,)), ("dense", 96, 14, (3,)), ("dense", 256, 8, (3,)),
     ("dense", 512, 4, (3,)), ("dense", 24, 28, (3,)),
+    # 2x2 maps: the GEMM is 4 columns wide and the layer streams its weights
+    ("dense", 512, 2, (3,)), ("dense", 256, 2, (3,)),
     ("pw", 32, 112, ()), ("pw", 64, 56, ()), ("pw", 128, 28, ()), ("pw", 256, 14, ()),
     ("pw", 512, 7, ()), ("pw", 1024, 7, ()), ("pw", 96, 28, ()),
     ("mb", 16, 112, (1, 3)), ("mb", 24, 56, (6, 3)), ("mb", 32, 28, (6, 3)),
@@ -139,8 +161,23 @@ FIXED = [
     ("gshuffle", 272, 28, (4,)), ("gshuffle", 144, 56, (1,)),
     ("split", 116, 28, ()), ("split", 232, 14, ()), ("split", 464, 7, ()), ("split", 48, 28, ()),
     ("split", 176, 28, ()), ("split", 352, 14, ()), ("split", 244, 28, ()),
+    # GhostNet's and MobileNetV3's blocks (cells of their own, not in the random draws)
+    ("ghost", 16, 112, (1,)), ("ghost", 24, 56, (3,)), ("ghost", 40, 28, (3,)),
+    ("ghost", 80, 14, (2,)), ("ghost", 112, 14, (6,)), ("ghost", 160, 7, (6,)),
+    ("se", 24, 56, (3,)), ("se", 40, 28, (3,)), ("se", 80, 14, (6,)), ("se", 112, 14, (6,)),
+    ("se", 160, 7, (6,)), ("se", 48, 14, (3,)),
 ]
 FIXED_REPS = 4
+# deep chains, whose weights (4-24 MB) no longer stay in the cache from one pass to the next,
+# as a zoo network's do not: (family, channels, pixels, extra, cells)
+DEEP = [
+    ("pw", 512, 7, (), 24), ("pw", 256, 14, (), 24), ("pw", 1024, 7, (), 8),
+    ("dwsep", 512, 14, (), 16), ("dwsep", 1024, 7, (), 12),
+    ("mb", 96, 14, (6, 3), 16), ("mb", 160, 7, (6, 3), 12), ("mb", 64, 14, (6, 3), 16),
+    ("gshuffle", 480, 14, (3,), 16), ("gshuffle", 768, 14, (8,), 12),
+    ("split", 232, 14, (), 16), ("split", 464, 7, (), 16),
+    ("dense", 128, 28, (3,), 8), ("dense", 256, 14, (3,), 8),
+]
 RANDOM = 60
 SEED = 0
 _CHANNELS = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 512, 768, 1024)
@@ -204,6 +241,41 @@ def _singles() -> list[Synthetic]:
     return out
 
 
+def _strided() -> list[Synthetic]:
+    """Chains of downsampling steps (every step halves the map and doubles the channels), for
+    the strided kernels a chain of cells never runs: ResNet's strided 1x1 projection, the
+    inverted residual's stride-2 depthwise, the stride-2 3x3 conv."""
+    def step(kind, c):
+        if kind == "down_pw":
+            return [{"op": "conv2d", "out": 2 * c, "kernel": 1, "stride": 2}, {"op": "batch_norm"}]
+        if kind == "down_mb":
+            return [{"op": "pointwise", "out": 6 * c}, *_bn_act("relu6"),
+                    {"op": "depthwise", "kernel": 3, "stride": 2}, *_bn_act("relu6"),
+                    {"op": "pointwise", "out": 2 * c}, {"op": "batch_norm"}]
+        return [{"op": "conv2d", "out": 2 * c, "kernel": 3, "stride": 2}, *_bn_act()]
+    out = []
+    for kind, c, hw in (("down_pw", 64, 56), ("down_pw", 256, 56), ("down_pw", 128, 28),
+                        ("down_mb", 16, 112), ("down_mb", 32, 56), ("down_mb", 64, 28),
+                        ("down_dense", 32, 112), ("down_dense", 64, 56)):
+        layers = [e for i in range(3) for e in step(kind, c << i)]
+        out.append(Synthetic(f"{kind}({c}) x3 on {c}x{hw}x{hw}", "strided",
+                             {"name": "synthetic_strided", "input": [c, hw, hw], "layers": layers}))
+    return out
+
+
+def _elementwise() -> list[Synthetic]:
+    """Batch norm and ReLU alone, at sizes from 0.2 to 4.8 MB: in every other sample they follow
+    a conv, and only these tell their time apart from the conv's."""
+    out = []
+    for op, c, hw in (("relu", 64, 56), ("relu", 144, 56), ("relu", 96, 112), ("relu", 256, 14),
+                      ("batch_norm", 64, 56), ("batch_norm", 144, 56), ("batch_norm", 96, 112),
+                      ("batch_norm", 256, 14)):
+        out.append(Synthetic(f"{op} x8 on {c}x{hw}x{hw}", "elementwise",
+                             {"name": "synthetic_elementwise", "input": [c, hw, hw],
+                              "layers": [{"op": op}] * 8}))
+    return out
+
+
 def _tiny() -> list[Synthetic]:
     def chain(label, c, hw, layers):
         return Synthetic(f"tiny {label} on {c}x{hw}x{hw}" if hw else f"tiny {label} on {c}",
@@ -259,7 +331,7 @@ def _staged(n: int, seed: int) -> list[Synthetic]:
 
 def _mlp() -> list[Synthetic]:
     out = []
-    for w, reps in ((1024, 4), (2048, 3), (4096, 2), (3072, 2)):
+    for w, reps in ((1024, 4), (2048, 3), (4096, 2), (3072, 2), (6144, 2)):
         out.append(Synthetic(f"mlp({w}) x{reps}", "mlp", {
             "name": "synthetic_mlp", "input": [w],
             "layers": [{"op": "linear", "out": w}, {"op": "relu"}] * reps}))
@@ -270,7 +342,8 @@ def networks(quick: bool = False) -> list[Synthetic]:
     """The calibration set: fixed chains, single-layer networks, then seeded random chains
     (``quick``: no random ones)."""
     fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
-    singles = _singles() + _tiny() + _mlp()
+    fixed += [_chain(f, (c, *e), _cell(f, c, e), c, hw, n) for f, c, hw, e, n in DEEP]
+    singles = _singles() + _tiny() + _mlp() + _strided() + _elementwise()
     staged = _staged(STAGED, SEED)
     if quick:
         return fixed + singles + staged[:6]

@@ -137,7 +137,7 @@ class Ghost(Op):
         k, d = a["kernel"], a["dw_kernel"]
         init, cheap = a["init"], a["cheap"]
         w1 = init * a["in_channels"] * k[0] * k[1]
-        primary = dense_class(k, x)
+        primary = dense_class(k, x, a["stride"])
         out = [Kernel(primary, 2 * w1 * hw, x[0] * x[1] * x[2], w1, init * hw,
                       im2col(primary, a["in_channels"], k, y)),
                Kernel("elementwise", 2 * init * hw, init * hw, 4 * init, init * hw)]
