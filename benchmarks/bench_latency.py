@@ -145,6 +145,8 @@ def main() -> None:
         best = saved["best"]
         if not args.profile:
             times = {s["label"]: s["time_s"] for s in saved["samples"]}
+            if set(times) != {n.label for n in nets}:
+                sys.exit(f"{args.measurements} timed another set of synthetic networks")
             samples = [cal.Sample(n, cal.kernels_of(cal.sample_profile(n)), times[n.label]) for n in nets]
         con.print(f"measurements: {args.measurements} ({saved['machine']['cpu']}, {saved['when']}; "
                   "nothing timed in this run)")

@@ -59,6 +59,7 @@ def test_the_bound_by_hand():
     assert dense_class((1, 1), (8, 4, 4)) == "conv1x1"
     assert dense_class((1, 1), (64, 56, 56), (2, 2)) == "conv"
     assert dense_class((1, 1), (16, 16, 16), (2, 2)) == "conv_small"
+    assert dense_class((1, 1), (64, 56, 56), (1, 1), (2, 2)) == "conv"      # dilated: oneDNN
 
 
 def test_ops_give_their_kernels_that_class():

@@ -567,6 +567,8 @@ def test_a_network_whose_weights_exceed_the_cache_pays_the_cold_bandwidth(tmp_pa
     ("kernel", None, 10, "'kernel_cache_bytes' needs 'spill_bandwidth' beside it"),
     (None, "spill", 10, "'spill_bandwidth' needs 'kernel_cache_bytes' beside it"),
     ("llc", None, 10, "'llc_bytes' needs 'dram_bandwidth' beside it"),
+    ("1e6", "null", 10, "'weight_cache_bytes' needs 'cold_bandwidth' beside it"),   # null: absent
+    ("~", "6e10", 11, "'cold_bandwidth' needs 'weight_cache_bytes' beside it"),
 ])
 def test_a_half_or_bad_weight_cache_is_refused(cli, tmp_path, cache, cold, line, message):
     if cache == "llc":
@@ -653,6 +655,34 @@ def test_weights_past_the_last_level_cache_are_read_at_the_dram_bandwidth(tmp_pa
     assert d["totals"]["dram_share"] == pytest.approx(0.750249750) and d["device"]["llc_bytes"] == 1e6
     small = profile({"name": "s", "input": [100], "layers": [{"op": "linear", "out": 100}]})
     assert predict(small, dev).time_s == pytest.approx(predict(small, devices.load_file(HAND_ADD)).time_s)
+
+
+def test_the_caches_at_a_batch_together_and_under_the_roofline(tmp_path):
+    """Weights are read once a batch, activations once a sample: at batch 2 the network's
+    weight bytes (which set m and d) stay, a kernel's footprint (which sets s) doubles."""
+    both = {"weight_cache_bytes": "1e6", "cold_bandwidth": "1e9", "llc_bytes": "2e6",
+            "dram_bandwidth": "2e9", "kernel_cache_bytes": "1e6", "spill_bandwidth": "1e9"}
+    dev = devices.load_file(_with_cache(tmp_path, fields=both))
+    fc = profile({"name": "b", "input": [1000], "layers": [{"op": "linear", "out": 1000}]})
+    # batch 2: 4,002,000 FLOPs / 1e10 = 400.2 us; activations 2 x 2,000 x 4 = 16,000 B / 1e10 =
+    # 1.6 us; weights 4,004,000 B / 1e10 = 400.4 us; the weight cache: m x (16,000 + 4,004,000)
+    # = 4,020,000 - 1e6 x 4,020,000 / 4,004,000 = 3,016,003.996 B at 1 GB/s; the last level:
+    # (4,004,000 - 2e6) B at 2 GB/s = 1,002 us; the kernel cache: 4,020,000 B > 1e6, spilling
+    # (1 - 1e6 / 4,020,000) x 16,000 B = 12,019.900... B at 1 GB/s
+    spill = 16_000 * (1 - 1e6 / 4_020_000) / 1e9
+    assert predict(fc, dev, batch=2).time_s == pytest.approx(
+        (10 + 400.2 + 1.6 + 400.4 + 3016.003996 + 1002) * 1e-6 + spill)
+    relu = profile({"name": "r", "input": [24, 56, 56], "layers": [{"op": "relu"}]})
+    # 75,264 elements: 602,112 B read and written a sample fits the 1e6 B kernel cache; at
+    # batch 2, 1,204,224 B spill 204,224 B at 1 GB/s = 204.224 us; besides 150,528 FLOPs / 1e10
+    # = 15.0528 us, 1,204,224 B / 4e10 = 30.1056 us and 10 us (no weights: m and d are 0)
+    assert predict(relu, dev, batch=1).time_s == pytest.approx((10 + 7.5264 + 15.0528) * 1e-6)
+    assert predict(relu, dev, batch=2).time_s == pytest.approx((10 + 15.0528 + 30.1056 + 204.224) * 1e-6)
+    roof = devices.load_file(_with_cache(tmp_path, HAND_ADD.read_text().replace(
+        "model: additive", "model: roofline"), fields=both))
+    # the roofline keeps the larger of compute and memory, the cache terms on the memory side
+    (l,) = predict(relu, roof, batch=2).layers
+    assert l.time_s == pytest.approx((10 + 30.1056 + 204.224) * 1e-6) and l.bound == "memory"
 
 
 def test_format_1_profiles_have_no_weight_cache(tmp_path):

@@ -93,7 +93,7 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="125 of the 209 synthetic networks (no "
+    quick: bool = typer.Option(False, "--quick", help="137 of the 221 synthetic networks (no "
                                "random chains, 6 staged networks), one round, less timing "
                                "(under 30 s instead of about 3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
@@ -111,8 +111,8 @@ def calibrate(
     each class's overhead; deep chains whose weights leave the cache; random staged networks
     like a search space's samples; swept over shapes and channel counts; never the zoo's
     networks) are timed, in glibc's steady allocator state, and the additive model's
-    constants (per op class: peak, bandwidths, overhead per kernel; the weight cache and the
-    cold bandwidth) are fitted by bounded relative least squares (costmodel/latency/calibrate.py
+    constants (per op class: peak, bandwidths, overhead per kernel; the weight, kernel and
+    last-level caches with their bandwidths) are fitted by bounded relative least squares (costmodel/latency/calibrate.py
     documents the method and why chains, not lone ops). Prints the fit error per class. Needs
     the torch extra.
     """

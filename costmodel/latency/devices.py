@@ -284,14 +284,15 @@ def parse(raw: Any, file: str) -> DeviceProfile:
         raise SpecError("format 1 profiles have no 'model' and no per-class 'memory_bandwidth', "
                         "'weight_bandwidth' or 'scratch_bandwidth' "
                         "(write format: 2)", file=file, line=nested_line(raw, key))
-    cache = [k for k in CACHE_FIELDS if k in raw]
+    # a field written as null is absent, as pydantic reads it
+    cache = [k for k in CACHE_FIELDS if raw.get(k) is not None]
     if cache and prof.format == 1:
         raise SpecError(f"format 1 profiles have no {cache[0]!r} (write format: 2)", file=file,
                         line=nested_line(raw, (cache[0],)))
     for pair in CACHES:
-        given = [k for k in pair if k in raw]
+        given = [k for k in pair if raw.get(k) is not None]
         if len(given) == 1:
-            other = next(k for k in pair if k not in raw)
+            other = next(k for k in pair if k not in given)
             raise SpecError(f"{given[0]!r} needs {other!r} beside it (give both or neither)",
                             file=file, line=nested_line(raw, (given[0],)))
     prof._file = file

@@ -168,7 +168,7 @@ FIXED = [
     ("se", 160, 7, (6,)), ("se", 48, 14, (3,)),
 ]
 FIXED_REPS = 4
-# deep chains, whose weights (4-24 MB) no longer stay in the cache from one pass to the next,
+# deep chains, whose weights (2-51 MB) no longer stay in the cache from one pass to the next,
 # as a zoo network's do not: (family, channels, pixels, extra, cells)
 DEEP = [
     ("pw", 512, 7, (), 24), ("pw", 256, 14, (), 24), ("pw", 1024, 7, (), 8),

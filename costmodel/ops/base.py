@@ -213,11 +213,12 @@ class Op:
 
 #: The op classes of a device profile: each has its own peak throughput and per-layer overhead.
 KERNEL_CLASSES = {
-    "conv": "dense convolution with a kernel larger than 1x1 (groups = 1)",
+    "conv": "dense convolution (groups = 1) with a kernel larger than 1x1, or 1x1 strided or "
+            "dilated (torch runs these with oneDNN)",
     "conv_small": "the same on a small input (at most 20,480 elements a sample, a kernel not "
                   "larger than 3 in both directions), which torch runs with its native im2col "
                   "kernel instead of oneDNN (at batch 1 and one thread)",
-    "conv1x1": "dense 1x1 (pointwise) convolution",
+    "conv1x1": "dense 1x1 (pointwise) convolution at stride 1, which torch runs as a GEMM",
     "grouped": "grouped convolution (1 < groups < channels)",
     "depthwise": "depthwise convolution (groups = input channels)",
     "linear": "fully connected layer",

@@ -15,12 +15,12 @@ _COMMON = {
 
 # torch 2.x (ConvParams::use_mkldnn, aten/src/ATen/native/Convolution.cpp) runs a dense conv
 # at batch 1 and one thread with its native kernel (a GEMM, after an im2col unfold unless the
-# conv is 1x1 at stride 1) in two cases: a 1x1 conv at stride 1, always (class conv1x1); any
-# other dense conv whose input holds at most this many elements and whose kernel does not
-# exceed 3 in both directions (class conv_small). Everything else runs oneDNN (class conv),
-# strided 1x1 convs included: ResNet's stride-2 projections are oneDNN kernels, not the
-# native GEMM of its stride-1 1x1 convs (tests/test_conv_backend.py checks the rule against
-# what torch runs).
+# conv is 1x1 at stride 1) in two cases: a 1x1 conv at stride 1, not dilated, always (class
+# conv1x1); any other dense conv whose input holds at most this many elements and whose
+# kernel does not exceed 3 in both directions (class conv_small). Everything else runs oneDNN
+# (class conv), strided 1x1 convs included: ResNet's stride-2 projections are oneDNN kernels,
+# not the native GEMM of its stride-1 1x1 convs (tests/test_conv_backend.py checks the rule
+# against what torch runs).
 NATIVE_CONV_MAX_INPUT = 20_480
 
 
@@ -30,9 +30,10 @@ def im2col(cls: str, in_per_group: int, kernel: tuple, y: Shape) -> int:
     return in_per_group * kernel[0] * kernel[1] * y[1] * y[2] if cls == "conv_small" else 0
 
 
-def dense_class(kernel: tuple, x: Shape, stride: tuple = (1, 1)) -> str:
+def dense_class(kernel: tuple, x: Shape, stride: tuple = (1, 1),
+                dilation: tuple = (1, 1)) -> str:
     """The latency class of a dense (groups = 1) convolution's kernel on input ``x``."""
-    if kernel == (1, 1) and stride == (1, 1):
+    if kernel == (1, 1) and stride == (1, 1) and dilation == (1, 1):
         return "conv1x1"
     small = numel(x) <= NATIVE_CONV_MAX_INPUT and not (kernel[0] > 3 and kernel[1] > 3)
     return "conv_small" if small else "conv"
@@ -159,7 +160,7 @@ class _ConvBase(Op):
             return "depthwise"
         if a["groups"] > 1:
             return "grouped"
-        return dense_class(a["kernel"], x, a["stride"])
+        return dense_class(a["kernel"], x, a["stride"], a["dilation"])
 
     def kernels(self, a: dict, x: Shape, y: Shape) -> list[Kernel]:
         """One kernel: read the input map and the weights (and bias), write the output map;
