@@ -48,9 +48,10 @@ from rich.console import Console  # noqa: E402
 from costmodel.count.profile import Spec  # noqa: E402
 from costmodel.latency import calibrate as cal  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
-from costmodel.latency.bench import (measure, steady_allocator, threads as with_threads,  # noqa: E402
-                                     time_call, window_means)
+from costmodel.latency.bench import (machine, measure, steady_allocator,  # noqa: E402
+                                     threads as with_threads, time_call, window_means)
 from costmodel.latency.predict import predict  # noqa: E402
+from costmodel.output.atomic import write_atomic  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
 from costmodel.papers.rank import spearman  # noqa: E402
 
@@ -157,8 +158,6 @@ def main() -> None:
         samples = cal.measure_all(nets, args.threads, 0.1 if args.quick else 0.6, args.rounds,
                                   after_round=zoo_round)
     if args.save_measurements and not args.measurements:
-        from costmodel.latency.bench import machine
-        from costmodel.output.atomic import write_atomic
         with with_threads(args.threads):
             info = machine()
         write_atomic(args.save_measurements, json.dumps({
@@ -178,7 +177,6 @@ def main() -> None:
                                   "alternating with its measurements of the zoo, which the fit "
                                   "never sees)")
         if args.save_profile:
-            from costmodel.output.atomic import write_atomic
             write_atomic(args.save_profile, cal.dump(dev))
             con.print(f"wrote {args.save_profile}")
         con.print(f"calibrated on {len(samples)} synthetic networks (fastest of {args.rounds} rounds); "

@@ -112,9 +112,9 @@ def calibrate(
     like a search space's samples; swept over shapes and channel counts; never the zoo's
     networks) are timed, in glibc's steady allocator state, and the additive model's
     constants (per op class: peak, bandwidths, overhead per kernel; the weight, kernel and
-    last-level caches with their bandwidths) are fitted by bounded relative least squares (costmodel/latency/calibrate.py
-    documents the method and why chains, not lone ops). Prints the fit error per class. Needs
-    the torch extra.
+    last-level caches with their bandwidths) are fitted by bounded relative least squares
+    (costmodel/latency/calibrate.py documents the method and why chains, not lone ops).
+    Prints the fit error per class. Needs the torch extra.
     """
     from costmodel.extras import need
     need("torch", "costmodel calibrate")

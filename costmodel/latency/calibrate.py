@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from costmodel.count.profile import Spec
 from costmodel.latency.devices import FORMAT, DeviceProfile, dump, miss_share, parse
 from costmodel.latency.synthetic import Synthetic, networks
-from costmodel.latency.traffic import kernel_bytes, layer_traffic
+from costmodel.latency.traffic import kernel_bytes, layer_traffic, weight_bytes
 from costmodel.ops.base import KERNEL_CLASSES, Kernel
 
 MIN_OVERHEAD = 1e-8
@@ -126,11 +126,6 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
 PER_CLASS = 5
 
 
-def weight_bytes(kernels) -> int:
-    """A network's weight bytes (fp32), all read once a pass."""
-    return sum(kernel_bytes(k, 1, BYTES)[1] for k in kernels)
-
-
 def features(kernels, cache: float | None = None, spill: float | None = None,
              llc: float | None = None) -> list[float]:
     """Per class: number of kernels, FLOPs, bytes of activations, of weights and of scratch
@@ -139,7 +134,7 @@ def features(kernels, cache: float | None = None, spill: float | None = None,
     and the weight bytes read past a last-level cache of ``llc`` bytes (none: 0): the model
     is linear in them."""
     f = [0.0] * (PER_CLASS * len(CLASSES) + EXTRA)
-    w_net = weight_bytes(kernels)
+    w_net = weight_bytes(kernels, BYTES)
     miss, dram = miss_share(w_net, cache), miss_share(w_net, llc)
     for k in kernels:
         i = PER_CLASS * CLASSES.index(k.cls)

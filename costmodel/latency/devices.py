@@ -140,6 +140,7 @@ def miss_share(footprint: float, cache: float | None) -> float:
     max(0, 1 - cache / footprint); 0 without a cache."""
     return 0.0 if cache is None or footprint <= cache else 1.0 - cache / footprint
 
+
 # A class's own bandwidths (format 2 only): every one optional.
 CLASS_BANDWIDTHS = ("memory_bandwidth", "weight_bandwidth", "scratch_bandwidth")
 

@@ -27,7 +27,7 @@ from costmodel.count.profile import Profile
 from costmodel.errors import SpecError
 from costmodel.latency.devices import DeviceProfile, miss_share
 from costmodel.latency.traffic import (LayerTraffic, check_batch, check_dtype, kernel_bytes,
-                                       layer_traffic, totals)
+                                       layer_traffic, totals, weight_bytes)
 
 BOUNDS = ("compute", "memory", "overhead")
 
@@ -87,7 +87,7 @@ def layer_time(lt: LayerTraffic, dev: DeviceProfile, batch: int, dtype: str,
         c = k.flops * batch / peak
         act, wts, scratch = kernel_bytes(k, batch, size)
         m = act / bw + wts / wbw + act * cold + wts * cold_w + (scratch / sbw if sbw is not None else 0.0)
-        if kcache is not None and act + wts > kcache:
+        if kcache is not None:
             m += act * miss_share(act + wts, kcache) / spill_bw
         overhead += over
         if additive:
@@ -166,9 +166,8 @@ def predict(p: Profile, dev: DeviceProfile, batch: int = 1, dtype: str | None = 
                         f"calibrate at {dtype} or give a profile for it", file=dev.file or None)
     pred = Prediction(p.model, dev, p.settings, batch, dtype)
     consts = _constants(dev)
-    size = DTYPE_BYTES[dtype]
     traffic = [layer_traffic(layer, batch, dtype) for layer in p.layers]
-    w_net = sum(kernel_bytes(k, batch, size)[1] for t in traffic for k in t.kernels)
+    w_net = weight_bytes((k for t in traffic for k in t.kernels), DTYPE_BYTES[dtype])
     miss, dram = dev.weight_miss(w_net), dev.dram_share(w_net)
     pred.weight_miss, pred.dram_share = miss, dram
     for layer, tr in zip(p.layers, traffic):

@@ -35,6 +35,12 @@ def kernel_bytes(k: Kernel, batch: int, size: int) -> tuple[int, int, int]:
     return (k.reads + k.writes) * batch * size, k.weights * size, 2 * k.scratch * batch * size
 
 
+def weight_bytes(kernels, size: int) -> int:
+    """A network's weight bytes at ``size`` bytes an element, read once a pass (once a batch):
+    what the latency model's weight and last-level caches compare against."""
+    return sum(k.weights for k in kernels) * size
+
+
 @dataclass(frozen=True)
 class LayerTraffic:
     name: str
