@@ -7,8 +7,10 @@ In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` thre
 2. for at least 40 configurations (every zoo spec at its defaults, and width, resolution,
    group and scale variants) predict the latency (``costmodel latency``) and measure it
    (the fastest window of consecutive passes, as calibration times its networks, and
-   ``costmodel bench``'s median pass, in ``--rounds`` rounds over all configurations, the
-   fastest over the rounds kept);
+   ``costmodel bench``'s median pass) in ``--rounds`` rounds over all configurations, each
+   round in a fresh process (``costmodel.latency.rounds``), keeping the median over the
+   rounds; calibration's rounds alternate with these, so both see the machine at the same
+   time (its speed drifted by up to 13% within an hour here);
 3. print, for the model and for the one-constant mult-adds baseline side by side: Spearman's
    rank correlation, the mean absolute percentage error, and the share of configurations
    within 10% and within 20% of the measured time; then the worst configurations and the
@@ -16,10 +18,11 @@ In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` thre
 
 The baseline's constant (seconds per mult-add) is the median over the configurations of
 measured / mult-adds: fitted on the very configurations it is scored on, so it is an
-optimistic baseline. Accuracy is scored against the fastest window of calls (the mean call of
-at least 30 ms of consecutive passes, ``costmodel.latency.bench.window_means``: calibration
-times its networks the same way; on a shared machine other processes only ever add time) and,
-in a second line, against the median pass.
+optimistic baseline. Accuracy is scored against the median over the rounds' processes of the
+fastest window of calls in each (the mean call of at least 30 ms of consecutive passes,
+``costmodel.latency.bench.window_means``: calibration times its networks the same way; on a
+shared machine other processes only ever add time) and, in a second line, against the median
+over the rounds of the median pass.
 
     python benchmarks/bench_latency.py [--threads 1] [--quick] [--profile FILE] [--budget 1.5]
                                        [--rounds 5] [--save-profile FILE]
@@ -48,12 +51,14 @@ from rich.console import Console  # noqa: E402
 from costmodel.count.profile import Spec  # noqa: E402
 from costmodel.latency import calibrate as cal  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
-from costmodel.latency.bench import (machine, measure, steady_allocator,  # noqa: E402
-                                     threads as with_threads, time_call, window_means)
+from costmodel.latency.bench import machine, threads as with_threads, time_call  # noqa: E402
 from costmodel.latency.predict import predict  # noqa: E402
+from costmodel.latency.rounds import job, run_round  # noqa: E402
 from costmodel.output.atomic import write_atomic  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
 from costmodel.papers.rank import spearman  # noqa: E402
+
+MEASUREMENTS_FORMAT = 2
 
 # (spec, settings): every zoo spec at its defaults, then variants
 CONFIGS: list[tuple[str, dict]] = [
@@ -100,7 +105,6 @@ def main() -> None:
     ap.add_argument("--measurements", metavar="FILE", help="time nothing: refit and rescore "
                     "the timings a --save-measurements run wrote")
     args = ap.parse_args()
-    steady_allocator()           # every timing in the allocator's steady state (see bench.py)
     con = Console(width=160)
     t0 = time.perf_counter()
     configs = CONFIGS[: args.limit] if args.limit else CONFIGS
@@ -116,31 +120,28 @@ def main() -> None:
         if not args.profile:
             con.print(f"round {rnd + 1}/{args.rounds}: timed {len(nets)} synthetic networks "
                       f"({time.perf_counter() - t0:.0f} s)")
-        import torch
-        from costmodel.torch.builder import build, example_input
-        for i, (name, settings, p) in enumerate(profiles):
+        last = rnd == args.rounds - 1
+        # half the budget for windows, the other half for the median pass (bench.measure)
+        jobs = [job(name, settings, args.budget / 2 / args.rounds, median=True, per_layer=last)
+                for name, settings, _ in profiles]
+
+        def done(i, r):
             b = best[i]
-            with with_threads(args.threads), torch.inference_mode():
-                net, x = build(p.root), example_input(p.input_shape, 1)
-                time_call(lambda: net(x), 0, 1)                  # warm-up
-                windows = window_means(lambda: net(x), args.budget / 2 / args.rounds)
-            del net
-            b["min"] = min(b.get("min", float("inf")), *windows)
-            b["windows"] = b.get("windows", 0) + len(windows)
-            last = rnd == args.rounds - 1
-            # the median's passes for the other half of the budget, sized by this round's
-            # fastest window (no extra timed pass)
-            repeat = max(3, min(50, int(args.budget / 2 / args.rounds / max(min(windows), 1e-4))))
-            m = measure(p, args.threads, repeat, 1, per_layer=last)
-            b["median"] = min(b.get("median", float("inf")), m.totals["time_s"])
+            b.setdefault("windows", []).append(min(r["windows"]))
+            b.setdefault("medians", []).append(r["median"])
             if last:
-                b["layers"] = m.layers
+                b["layers"] = r["layers"]
+            name, settings, _ = profiles[i]
             con.print(f"round {rnd + 1}/{args.rounds}, {i + 1}/{len(profiles)}: {name} {settings or ''}: "
-                      f"{min(windows) * 1e3:.2f} ms (fastest of {len(windows)} windows of calls)")
+                      f"{min(r['windows']) * 1e3:.2f} ms (fastest of {len(r['windows'])} windows of calls)")
+        run_round(jobs, args.threads, done)
 
     samples: list[cal.Sample] = []
     if args.measurements:
         saved = json.loads(Path(args.measurements).read_text())
+        if saved.get("format") != MEASUREMENTS_FORMAT:
+            sys.exit(f"{args.measurements} is not in this script's measurement format "
+                     f"{MEASUREMENTS_FORMAT} (per-round timings, each round in its own process)")
         if saved["quick"] != args.quick or saved["configs"] != [[n, s] for n, s, _ in profiles]:
             sys.exit(f"{args.measurements} was measured with other configurations or --quick")
         best = saved["best"]
@@ -155,13 +156,14 @@ def main() -> None:
         for rnd in range(args.rounds):
             zoo_round(rnd)
     else:
-        samples = cal.measure_all(nets, args.threads, 0.1 if args.quick else 0.6, args.rounds,
-                                  after_round=zoo_round)
+        budget = cal.QUICK_BUDGET_S if args.quick else cal.BUDGET_S
+        samples = cal.measure_all(nets, args.threads, budget, args.rounds, after_round=zoo_round)
     if args.save_measurements and not args.measurements:
         with with_threads(args.threads):
             info = machine()
         write_atomic(args.save_measurements, json.dumps({
-            "machine": info, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "format": MEASUREMENTS_FORMAT, "machine": info,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "quick": args.quick, "rounds": args.rounds, "threads": args.threads,
             "configs": [[n, s] for n, s, _ in profiles], "best": best,
             "samples": [{"label": s.label, "time_s": s.time_s} for s in samples]}, indent=1) + "\n")
@@ -179,25 +181,26 @@ def main() -> None:
         if args.save_profile:
             write_atomic(args.save_profile, cal.dump(dev))
             con.print(f"wrote {args.save_profile}")
-        con.print(f"calibrated on {len(samples)} synthetic networks (fastest of {args.rounds} rounds); "
+        con.print(f"calibrated on {len(samples)} synthetic networks (median over {args.rounds} processes); "
                   f"fit error {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%")
     for (name, settings, p), b in zip(profiles, best):
         pr = predict(p, dev)
         label = name + ("" if not settings else " " + ",".join(f"{k}={v}" for k, v in settings.items()))
         rows.append({"label": label, "mult_adds": p.mult_adds, "pred": pr.time_s,
-                     "min": b["min"], "median": b["median"]})
+                     "window": statistics.median(b["windows"]), "median": statistics.median(b["medians"])})
         by = {l.traffic.name: l for l in pr.layers}
         for l in b["layers"]:
             layer_errs.append((label, l["name"], l["type"], l["time_s"], by[l["name"]].time_s,
                                by[l["name"]].bound))
-        con.print(f"{label}: measured {b['min'] * 1e3:.2f} ms (fastest of {b['windows']} windows in "
-                  f"{args.rounds} rounds; best median {b['median'] * 1e3:.2f}), predicted {pr.time_s * 1e3:.2f} ms")
-    for ref in ("min", "median"):
+        con.print(f"{label}: measured {rows[-1]['window'] * 1e3:.2f} ms (median over {len(b['windows'])} "
+                  f"processes of the fastest window; of the median pass {rows[-1]['median'] * 1e3:.2f}), "
+                  f"predicted {pr.time_s * 1e3:.2f} ms")
+    for ref in ("window", "median"):
         meas = [r[ref] for r in rows]
         k = statistics.median(r[ref] / r["mult_adds"] for r in rows)
         model = scores([r["pred"] for r in rows], meas)
         base = scores([k * r["mult_adds"] for r in rows], meas)
-        t = Tabular(title=f"{len(rows)} configurations, measured = {'fastest window' if ref == 'min' else 'median pass'}, {args.threads} "
+        t = Tabular(title=f"{len(rows)} configurations, measured = {'fastest window' if ref == 'window' else 'median pass'} (median over processes), {args.threads} "
                           f"thread(s), batch 1, fp32",
                     columns=[Column("Predictor", "left"), Column("Spearman"), Column("MAPE"),
                              Column("within 10%"), Column("within 20%")])
@@ -206,12 +209,12 @@ def main() -> None:
             t.add([nm, f"{s['spearman']:.3f}", f"{100 * s['mape']:.1f}%", f"{100 * s['w10']:.0f}%",
                    f"{100 * s['w20']:.0f}%"])
         con.print(t.to_rich())
-    t = Tabular(title="configurations by error of the model (against the fastest pass)",
+    t = Tabular(title="configurations by error of the model (against the fastest window)",
                 columns=[Column("Configuration", "left"), Column("Mult-adds (M)"),
                          Column("Measured (ms)"), Column("Predicted (ms)"), Column("Error")])
-    for r in sorted(rows, key=lambda r: -abs(r["pred"] - r["min"]) / r["min"]):
-        t.add([r["label"], f"{r['mult_adds'] / 1e6:,.1f}", f"{r['min'] * 1e3:.2f}",
-               f"{r['pred'] * 1e3:.2f}", f"{100 * (r['pred'] - r['min']) / r['min']:+.1f}%"])
+    for r in sorted(rows, key=lambda r: -abs(r["pred"] - r["window"]) / r["window"]):
+        t.add([r["label"], f"{r['mult_adds'] / 1e6:,.1f}", f"{r['window'] * 1e3:.2f}",
+               f"{r['pred'] * 1e3:.2f}", f"{100 * (r['pred'] - r['window']) / r['window']:+.1f}%"])
     con.print(t.to_rich())
     t = Tabular(title="layers with the largest absolute error (hook timings, median pass)",
                 columns=[Column("Configuration", "left"), Column("Layer", "left"),

@@ -290,7 +290,7 @@ def test_calibration_networks_cover_every_class_and_are_not_zoo_networks():
     from costmodel.ops.base import KERNEL_CLASSES
     from costmodel.spec.zoo import ZOO_DIR
     nets = networks()
-    assert len(nets) == 221 and len(networks(quick=True)) == 137
+    assert len(nets) == 251 and len(networks(quick=True)) == 143
     assert len({n.label for n in nets}) == len(nets)
     seen = set()
     zoo_names = {f.stem for f in ZOO_DIR.glob("*.yaml")}
@@ -423,7 +423,7 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
     assert prof.format == 2 and prof.model == "additive"
     from costmodel.latency.synthetic import networks
-    assert "137 synthetic networks" in prof.description
+    assert "143 synthetic networks" in prof.description
     assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
     assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
     assert "Working set:" in r.out and "Spill:" in r.out
@@ -755,3 +755,45 @@ def test_the_steady_allocator_reuses_freed_memory_without_page_faults():
     assert desc == "glibc, steady (no mmap, no trim)"
     first, *rest = [int(x) for x in faults.split()]
     assert first >= 16_000 and max(rest) < 100
+
+
+# -- timing rounds in fresh processes (costmodel.latency.rounds) ---------------------------------
+
+def test_a_round_runs_in_a_fresh_process_and_reports_every_job():
+    from costmodel.latency.rounds import job, run_round
+    seen = []
+    jobs = [job(TINY, budget_s=0.005, window_s=0.001),
+            job(TINY, budget_s=0.005, window_s=0.001, median=True, per_layer=True)]
+    out = run_round(jobs, 1, lambda i, r: seen.append(i))
+    assert seen == [0, 1]
+    assert len(out[0]["windows"]) >= 3 and all(w > 0 for w in out[0]["windows"])
+    assert "median" not in out[0] and out[1]["median"] > 0
+    assert [l["name"] for l in out[1]["layers"]] == [l.name for l in profile(TINY).layers]
+
+
+def test_a_failing_round_says_why():
+    from costmodel.latency.rounds import job, run_round
+    bad = {**TINY, "layers": [{"op": "no_such_op"}]}
+    with pytest.raises(RuntimeError, match="timing worker.*exited with status 1"):
+        run_round([job(bad, budget_s=0.001, window_s=0.001)], 1)
+
+
+def test_calibration_keeps_the_median_over_processes_of_each_rounds_fastest_window(monkeypatch):
+    from costmodel.latency import calibrate as cal
+    from costmodel.latency import rounds
+    nets = [n for n in cal.networks(True) if n.family == "tiny"][:2]
+    per_round = iter([[[3.0, 2.0, 4.0], [9.0, 8.0]],      # round 1: fastest windows 2 and 8
+                      [[5.0, 6.0, 7.0], [1.0, 1.5]],      # round 2: 5 and 1
+                      [[1.0, 9.0, 9.0], [7.0, 6.0]]])     # round 3: 1 and 6
+    calls = []
+
+    def fake(jobs, threads, on_result=None):
+        calls.append((len(jobs), threads))
+        out = [{"i": i, "windows": w} for i, w in enumerate(next(per_round))]
+        for r in out:
+            on_result(r["i"], r)
+        return out
+    monkeypatch.setattr(rounds, "run_round", fake)
+    samples = cal.measure_all(nets, 1, 0.3, 3)
+    assert calls == [(2, 1)] * 3
+    assert [s.time_s for s in samples] == [2.0, 6.0]     # medians of (2, 5, 1) and (8, 1, 6)

@@ -93,24 +93,26 @@ def calibrate(
     out: Path = typer.Option(Path("device.yaml"), "--out", "-o", metavar="FILE",
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
-    quick: bool = typer.Option(False, "--quick", help="137 of the 221 synthetic networks (no "
-                               "random chains, 6 staged networks), one round, less timing "
+    quick: bool = typer.Option(False, "--quick", help="143 of the 251 synthetic networks (no "
+                               "random chains, 6 staged and 6 mobile networks), 3 rounds, less timing "
                                "(under 30 s instead of about 3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
-                                 help="Timing per network over all rounds (default 0.6 s, "
-                                 "0.1 s with --quick)."),
+                                 help="Timing per network over all rounds (default 0.45 s, "
+                                 "0.06 s with --quick)."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
-                               "networks; each keeps its fastest window of calls (default 5, 1 with --quick)."),
+                               "networks, each in a fresh process; a network keeps the median over "
+                               "the rounds of its fastest window of calls in each (default 5, 3 with --quick)."),
 ) -> None:
     """Fit a device profile from torch measurements on this machine.
 
     Synthetic networks (chains of one cell: a dense, 1x1, grouped or depthwise conv with the
     batch norm and activation after it, inverted residuals, split/shuffle units, stems, heads,
     pooling, wide MLPs, downsampling steps, batch norm and ReLU alone; tiny chains that pin
-    each class's overhead; deep chains whose weights leave the cache; random staged networks
-    like a search space's samples; swept over shapes and channel counts; never the zoo's
-    networks) are timed, in glibc's steady allocator state, and the additive model's
+    each class's overhead; deep chains whose weights leave the cache; random staged and whole
+    mobile networks like a search space's samples; swept over shapes and channel counts;
+    never the zoo's networks) are timed, in glibc's steady allocator state, each round in a
+    fresh process (a network keeps the median over the rounds), and the additive model's
     constants (per op class: peak, bandwidths, overhead per kernel; the weight, kernel and
     last-level caches with their bandwidths) are fitted by bounded relative least squares
     (costmodel/latency/calibrate.py documents the method and why chains, not lone ops).
@@ -126,8 +128,8 @@ def calibrate(
 
     ensure_dir(out.parent if str(out.parent) else ".")
     nets = cal.networks(quick)
-    budget_s = budget if budget else (0.1 if quick else 0.6)
-    n_rounds = rounds if rounds else (1 if quick else cal.ROUNDS)
+    budget_s = budget if budget else (cal.QUICK_BUDGET_S if quick else cal.BUDGET_S)
+    n_rounds = rounds if rounds else (cal.QUICK_ROUNDS if quick else cal.ROUNDS)
     err = console(stderr=True)
     with Progress(TextColumn("calibrating"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
@@ -199,8 +201,11 @@ def bench(
     """MEASURE the latency of the module built from a spec (torch eager, CPU, fp32).
 
     Warm-up passes, then the median and spread of timed passes in total, and per layer with
-    timing hooks on each layer's module. Refuses models over `verify`'s size limits before
-    building anything. Needs the torch extra.
+    timing hooks on each layer's module. One process: where its tensors land in memory
+    changes the time and stays for the process's life (5-17% between fresh processes on this
+    project's Xeon for the CIFAR ResNets and GhostNets, 2% within one), so run it a few
+    times to see that spread; `calibrate` keeps the median over 5 processes. Refuses models
+    over `verify`'s size limits before building anything. Needs the torch extra.
     """
     from costmodel.extras import need
     need("torch", "costmodel bench")

@@ -3,16 +3,15 @@
 Samples. The synthetic networks of :mod:`costmodel.latency.synthetic` (chains of one cell at one
 shape, swept over shapes and channel counts; never a zoo network), each built by the same
 spec -> graph -> torch path as every spec and timed in torch eager, inference mode, batch 1,
-at the given threads. Timing runs in ``rounds``: every network is timed in every round (warm-up,
-then windows of consecutive calls lasting at least 30 ms each, for its share of the budget) and
-keeps its fastest window's mean call over all rounds (windows, not single calls: see
-``costmodel.latency.bench.WINDOW_S``).
-On a shared machine another process only ever adds time, and spreading the rounds over the
-run keeps a burst of contention from spoiling one network's sample. Five rounds: on this
-project's Xeon the machine's speed drifted by 5-9% between runs minutes apart (the zoo's
-median time), and more rounds give every network more chances of a quiet moment for the same
-total budget (with the same model, two 5-round benchmark runs scored 86% and 76% within 10%,
-a 3-round one 64%).
+at the given threads. Timing runs in ``rounds``, each in a fresh process
+(:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their time
+by up to 17% here, and stays for the life of the process): every network is timed in every
+round (warm-up, then windows of consecutive calls lasting at least 30 ms each, for its share of
+the budget) and keeps the median over the rounds of its fastest window in each (windows, not
+single calls: see ``costmodel.latency.bench.WINDOW_S``). On a shared machine another process
+only ever adds time, so the fastest window of a round drops a burst of contention; the median
+over processes is the time a user's process sees, not the luckiest placement. Five rounds
+(three with ``--quick``).
 
 Model (format 2, ``model: additive``). A kernel of class c with F FLOPs, A bytes of activations
 (read and written), W bytes of weights and S bytes of scratch traffic takes
@@ -55,6 +54,7 @@ which is written atomically (an interrupted run leaves no partial profile).
 from __future__ import annotations
 
 import datetime as _dt
+import statistics
 from dataclasses import dataclass
 
 from costmodel.count.profile import Spec
@@ -69,6 +69,9 @@ MAX_BANDWIDTH = 1e13
 BYTES = 4  # fp32
 CLASSES = tuple(KERNEL_CLASSES)
 ROUNDS = 5
+QUICK_ROUNDS = 3
+BUDGET_S = 0.45         # seconds of timing per network over all rounds (3 windows a round)
+QUICK_BUDGET_S = 0.06
 
 
 def sample_profile(net: Synthetic):
@@ -93,32 +96,29 @@ def kernels_of(p) -> tuple[Kernel, ...]:
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
                 progress=None, after_round=None) -> list[Sample]:
-    """Time every network: its fastest window of calls (``bench.window_means``: the mean call
-    of at least 30 ms of consecutive calls) over ``rounds`` rounds, each round giving it about
-    ``budget_s / rounds`` seconds (at least 3 windows). ``after_round(r)``, when given, runs
-    after each round (the latency benchmark times the zoo there, between the rounds)."""
-    import torch
-    from costmodel.latency.bench import (WINDOW_S, steady_allocator, threads as with_threads,
-                                         time_call, window_means)
-    from costmodel.torch.builder import build, example_input
-    steady_allocator()
-    built = []
-    for n in nets:
-        p = sample_profile(n)
-        built.append((n, build(p.root), example_input(p.input_shape, 1), kernels_of(p)))
-    best = [float("inf")] * len(built)
-    with with_threads(threads), torch.inference_mode():
-        for r in range(rounds):
-            for i, (n, net, x, _) in enumerate(built):
-                time_call(lambda: net(x), 0, 1)                # warm-up
-                share = budget_s / rounds          # windows shrink with a tiny budget (tests)
-                best[i] = min(best[i], *window_means(lambda: net(x), share,
-                                                     min(WINDOW_S, share / 3)))
-                if progress:
-                    progress(n, r)
-            if after_round:
-                after_round(r)
-    return [Sample(n, ks, t) for (n, _, _, ks), t in zip(built, best)]
+    """Time every network in ``rounds`` rounds, each in a fresh process
+    (:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their
+    time, and stays for its life), giving it about ``budget_s / rounds`` seconds a round: its
+    fastest window of calls (``bench.window_means``: the mean call of at least 30 ms of
+    consecutive calls, shorter with a tiny budget; at least 3 windows) in each round, and the
+    median over the rounds. ``progress(net, round)`` as each network ends;
+    ``after_round(r)``, when given, runs after each round (the latency benchmark times the zoo
+    there, between the rounds)."""
+    from costmodel.latency.bench import WINDOW_S
+    from costmodel.latency.rounds import job, run_round
+    share = budget_s / rounds
+    jobs = [job(n.spec, budget_s=share, window_s=min(WINDOW_S, share / 3)) for n in nets]
+    per_round: list[list[float]] = [[] for _ in nets]
+    for r in range(rounds):
+        def done(i, res, r=r):
+            per_round[i].append(min(res["windows"]))
+            if progress:
+                progress(nets[i], r)
+        run_round(jobs, threads, done)
+        if after_round:
+            after_round(r)
+    return [Sample(n, kernels_of(sample_profile(n)), statistics.median(t))
+            for n, t in zip(nets, per_round)]
 
 
 # -- the fit -----------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth
           "cache chosen among 256 KiB..8 MiB, + weight bytes x d / DRAM bandwidth, d from the "
           "network's weights and a last-level cache chosen among 16..512 MiB, fitted "
           "by bounded relative least squares to synthetic chains of cells (never zoo networks), "
-          "each timed at its fastest 30 ms window of calls over {rounds} rounds")
+          "each timed at the median over {rounds} processes of its fastest 30 ms window of calls")
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,

@@ -25,6 +25,8 @@ split     split in halves; one half 1x1, BN, ReLU, 3x3 depthwise, BN, 1x1, BN, R
 stem, then three or four stages, each a stride-2 conv that doubles the channels followed by
 1-4 cells of one random family, then a head; they mix shapes and ops the way real networks do,
 which chains of one cell do not (every shape the same, the allocator recycling one size);
+``mobile`` networks, whole mobile networks drawn from a MobileNet/ShuffleNet/GhostNet-like
+search space (see ``_mobile``), each layer once a pass in 5-20 MB of weights, as in the zoo;
 ``mlp`` chains of wide linear layers (4-64 MB of weights each), the only samples where a
 linear layer's time is streaming its weights;
 plus single-layer networks for the classes no cell covers: a stem (3-channel KxK conv with
@@ -329,6 +331,51 @@ def _staged(n: int, seed: int) -> list[Synthetic]:
     return out
 
 
+DEEP_STAGED = 30
+# a mobile search space's stages: (output pixels at 224, channel choices); each stage opens with
+# a depthwise-separable downsampling step
+_MOBILE_STAGES = ((56, (16, 24, 32)), (28, (24, 32, 48)), (14, (48, 64, 96, 128)),
+                  (7, (128, 160, 256, 320)))
+_MOBILE_FAMILIES = ("mb", "dwsep", "gshuffle", "split", "ghost", "se", "pw")
+
+
+def _mobile(n: int, seed: int) -> list[Synthetic]:
+    """Whole mobile networks drawn at random from a MobileNet/ShuffleNet/GhostNet-like search
+    space (never a zoo network): a 3x3 stem at stride 2, four stages of 1-4 cells of one
+    family each, a 1x1 expansion to 1024 or 1280 channels, pooling and a 1000-class linear
+    layer. They run each layer once a pass in a network of 1-15 MB of weights, as the zoo's
+    mobile networks do, where a chain of one cell repeats a shape: measured here, the zoo's
+    last 1x1 convs and classifiers ran up to 2x slower than the same layers in a chain."""
+    rng = random.Random(seed + 2)
+    out = []
+    for i in range(n):
+        res = rng.choice((160, 192, 224))
+        c = rng.choice((16, 24, 32))
+        layers = [{"op": "conv2d", "out": c, "kernel": 3, "stride": 2}, *_bn_act()]
+        desc = []
+        for _, widths in _MOBILE_STAGES:
+            c = rng.choice(widths)
+            family = rng.choice(_MOBILE_FAMILIES)
+            k = rng.choice((1, 2, 3, 4))
+            layers += [{"op": "depthwise", "kernel": 3, "stride": 2}, *_bn_act(),
+                       {"op": "pointwise", "out": c}, *_bn_act()]
+            if family in ("mb", "ghost", "se"):
+                extra: tuple = (rng.choice((3, 6)),) + ((3,) if family == "mb" else ())
+            elif family == "gshuffle":
+                extra = (next(g for g in (rng.choice((2, 3, 4, 8)), 2, 1) if c % (4 * g) == 0),)
+            else:
+                extra = ()
+            layers += _cell(family, c, extra) * k
+            desc.append(f"{family}{'/' + str(extra[0]) if extra else ''}x{k}@{c}")
+        last = rng.choice((1024, 1280))
+        layers += [{"op": "pointwise", "out": last}, *_bn_act(), {"op": "global_avg_pool"},
+                   {"op": "flatten"}, {"op": "linear", "out": 1000}]
+        out.append(Synthetic(f"mobile#{i} {res}px: " + ", ".join(desc) + f", 1x1 to {last}",
+                             "mobile", {"name": "synthetic_mobile", "input": [3, res, res],
+                                        "layers": layers}))
+    return out
+
+
 def _mlp() -> list[Synthetic]:
     out = []
     for w, reps in ((1024, 4), (2048, 3), (4096, 2), (3072, 2), (6144, 2)):
@@ -344,10 +391,10 @@ def networks(quick: bool = False) -> list[Synthetic]:
     fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
     fixed += [_chain(f, (c, *e), _cell(f, c, e), c, hw, n) for f, c, hw, e, n in DEEP]
     singles = _singles() + _tiny() + _mlp() + _strided() + _elementwise()
-    staged = _staged(STAGED, SEED)
+    staged = _staged(STAGED, SEED) + _mobile(DEEP_STAGED, SEED)
     if quick:
-        return fixed + singles + staged[:6]
+        return fixed + singles + staged[:6] + staged[STAGED:STAGED + 6]
     return fixed + singles + staged + _random(RANDOM, SEED, {n.label for n in fixed + singles})
 
 
-__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "SEED"]
+__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "DEEP_STAGED", "SEED"]

@@ -1,0 +1,101 @@
+"""Timing rounds, each in a fresh process.
+
+Why. A network's time depends on where its tensors landed in physical memory, and that is
+fixed for the life of a process: the allocator reuses what it freed (bench.steady_allocator),
+so the same pages come back in every round. Measured on this project's 2-core Xeon, the same
+network timed twice in one process agreed within 2%, and in six fresh processes its fastest
+30 ms window ranged over 9.8-10.9 ms (ResNet-110 for CIFAR), 7.5-8.8 ms (GhostNet's VGG-16
+for CIFAR) and 3.87-4.03 ms (MobileNetV3-Small 0.75): rounds in one process cannot average
+that away, and two 5-round benchmark runs agreed within 5% on only 34 of their 50
+configurations. So calibration and the latency benchmark time every round in a new process
+and keep, per network, the median over the rounds of its fastest window in each round (the
+fastest window filters another process's burst within a round; the median over processes
+estimates the time a user's process sees, not the luckiest placement).
+
+Protocol. The parent writes one JSON object to the worker's standard input: ``threads`` and
+``jobs``, each ``{"spec": a zoo name or a spec dict, "settings": {...}, "budget_s",
+"window_s", "median": bool, "per_layer": bool}``; the worker (``python -m
+costmodel.latency.rounds``) builds, warms up and times the jobs one at a time, freeing each
+network before the next, and writes one JSON line per job: ``{"i", "windows": [seconds per
+call of each window]}``, with ``"median"`` (the median pass, ``bench.measure``) and
+``"layers"`` (its per-layer hook timings) when asked.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MEDIAN_PASSES = (3, 50)     # the median pass's timed calls, sized by the round's fastest window
+
+
+def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float = 0.03,
+        median: bool = False, per_layer: bool = False) -> dict:
+    return {"spec": spec, "settings": settings or {}, "budget_s": budget_s,
+            "window_s": window_s, "median": median, "per_layer": per_layer}
+
+
+def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
+    """Time ``jobs`` in a new worker process; ``on_result(i, result)`` as each one ends."""
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    results: list[dict | None] = [None] * len(jobs)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "costmodel.latency.rounds"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                                text=True, encoding="utf-8")
+        try:
+            proc.stdin.write(json.dumps({"threads": threads, "jobs": jobs}))
+            proc.stdin.close()
+            for line in proc.stdout:
+                r = json.loads(line)
+                results[r["i"]] = r
+                if on_result:
+                    on_result(r["i"], r)
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if code != 0 or any(r is None for r in results):
+            err.seek(0)
+            tail = err.read()[-2000:].strip()
+            raise RuntimeError(f"the timing worker (python -m costmodel.latency.rounds) exited "
+                               f"with status {code}: {tail or 'no message'}")
+    return results
+
+
+def _work(request: dict, out) -> None:
+    import torch
+
+    from costmodel.count.profile import Spec
+    from costmodel.latency.bench import measure, steady_allocator, threads, time_call, window_means
+    from costmodel.torch.builder import build, example_input
+    steady_allocator()
+    n_threads = request["threads"]
+    for i, j in enumerate(request["jobs"]):
+        p = Spec.load(j["spec"]).profile(**j["settings"])
+        with threads(n_threads), torch.inference_mode():
+            net, x = build(p.root), example_input(p.input_shape, 1)
+            time_call(lambda: net(x), 0, 1)                          # warm-up
+            windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
+        del net, x
+        r = {"i": i, "windows": windows}
+        if j["median"]:
+            lo, hi = MEDIAN_PASSES
+            repeat = max(lo, min(hi, int(j["budget_s"] / max(min(windows), 1e-4))))
+            m = measure(p, n_threads, repeat, 1, per_layer=j["per_layer"])
+            r["median"] = m.totals["time_s"]
+            if j["per_layer"]:
+                r["layers"] = m.layers
+        out.write(json.dumps(r) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    _work(json.load(sys.stdin), sys.stdout)
