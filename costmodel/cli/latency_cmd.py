@@ -202,7 +202,7 @@ def bench(
 
     Warm-up passes, then the median and spread of timed passes in total, and per layer with
     timing hooks on each layer's module. One process: where its tensors land in memory
-    changes the time and stays for the process's life (5-17% between fresh processes on this
+    changes the time and stays for the process's life (up to 22% between fresh processes on this
     project's Xeon for the CIFAR ResNets and GhostNets, 2% within one), so run it a few
     times to see that spread; `calibrate` keeps the median over 5 processes. Refuses models
     over `verify`'s size limits before building anything. Needs the torch extra.

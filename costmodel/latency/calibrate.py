@@ -5,7 +5,7 @@ shape, swept over shapes and channel counts; never a zoo network), each built by
 spec -> graph -> torch path as every spec and timed in torch eager, inference mode, batch 1,
 at the given threads. Timing runs in ``rounds``, each in a fresh process
 (:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their time
-by up to 17% here, and stays for the life of the process): every network is timed in every
+by up to 22% here, and stays for the life of the process): every network is timed in every
 round (warm-up, then windows of consecutive calls lasting at least 30 ms each, for its share of
 the budget) and keeps the median over the rounds of its fastest window in each (windows, not
 single calls: see ``costmodel.latency.bench.WINDOW_S``). On a shared machine another process

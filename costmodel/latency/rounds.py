@@ -4,7 +4,7 @@ Why. A network's time depends on where its tensors landed in physical memory, an
 fixed for the life of a process: the allocator reuses what it freed (bench.steady_allocator),
 so the same pages come back in every round. Measured on this project's 2-core Xeon, the same
 network timed twice in one process agreed within 2%, and in six fresh processes its fastest
-30 ms window ranged over 9.8-10.9 ms (ResNet-110 for CIFAR), 7.5-8.8 ms (GhostNet's VGG-16
+30 ms window ranged over 9.8-10.9 ms (ResNet-110 for CIFAR), 7.5-9.2 ms (GhostNet's VGG-16
 for CIFAR) and 3.87-4.03 ms (MobileNetV3-Small 0.75): rounds in one process cannot average
 that away, and two 5-round benchmark runs agreed within 5% on only 34 of their 50
 configurations. So calibration and the latency benchmark time every round in a new process
