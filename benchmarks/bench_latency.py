@@ -149,7 +149,7 @@ def main() -> None:
             times = {s["label"]: s["time_s"] for s in saved["samples"]}
             if set(times) != {n.label for n in nets}:
                 sys.exit(f"{args.measurements} timed another set of synthetic networks")
-            samples = [cal.Sample(n, cal.kernels_of(cal.sample_profile(n)), times[n.label]) for n in nets]
+            samples = [cal.sample(n, times[n.label]) for n in nets]
         con.print(f"measurements: {args.measurements} ({saved['machine']['cpu']}, {saved['when']}; "
                   "nothing timed in this run)")
     elif args.profile:

@@ -94,6 +94,11 @@ def kernels_of(p) -> tuple[Kernel, ...]:
     return tuple(k for l in p.layers for k in layer_traffic(l).kernels)
 
 
+def sample(net: Synthetic, time_s: float) -> Sample:
+    """A timed network as the fit sees it: its kernels and its time."""
+    return Sample(net, kernels_of(sample_profile(net)), time_s)
+
+
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
                 progress=None, after_round=None) -> list[Sample]:
     """Time every network in ``rounds`` rounds, each in a fresh process
@@ -117,8 +122,7 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
         run_round(jobs, threads, done)
         if after_round:
             after_round(r)
-    return [Sample(n, kernels_of(sample_profile(n)), statistics.median(t))
-            for n, t in zip(nets, per_round)]
+    return [sample(n, statistics.median(t)) for n, t in zip(nets, per_round)]
 
 
 # -- the fit -----------------------------------------------------------------------------------

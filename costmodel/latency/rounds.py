@@ -29,10 +29,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from costmodel.latency.bench import WINDOW_S
+
 MEDIAN_PASSES = (3, 50)     # the median pass's timed calls, sized by the round's fastest window
 
 
-def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float = 0.03,
+def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float = WINDOW_S,
         median: bool = False, per_layer: bool = False) -> dict:
     return {"spec": spec, "settings": settings or {}, "budget_s": budget_s,
             "window_s": window_s, "median": median, "per_layer": per_layer}

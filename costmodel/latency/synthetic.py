@@ -299,6 +299,21 @@ def _tiny() -> list[Synthetic]:
     ]
 
 
+def _random_cells(rng: random.Random, family: str, c: int, k: int) -> tuple[list, str]:
+    """``k`` cells of ``family`` at ``c`` channels, the cell's own arguments drawn from
+    ``rng`` (an expansion ratio of 3 or 6; a group count that divides the bottleneck), and
+    their description for a network's label."""
+    if family == "dense":
+        extra: tuple = (3,)
+    elif family in ("mb", "ghost", "se"):
+        extra = (rng.choice((3, 6)),) + ((3,) if family == "mb" else ())
+    elif family == "gshuffle":
+        extra = (next(g for g in (rng.choice((2, 3, 4, 8)), 2, 1) if c % (4 * g) == 0),)
+    else:
+        extra = ()
+    return _cell(family, c, extra) * k, f"{family}{'/' + str(extra[0]) if extra else ''}x{k}@{c}"
+
+
 STAGED = 30
 
 
@@ -315,16 +330,9 @@ def _staged(n: int, seed: int) -> list[Synthetic]:
             family = rng.choice(FAMILIES)
             k = rng.choice((1, 2, 3, 4))
             layers += [{"op": "conv2d", "out": c, "kernel": 3, "stride": 2}, *_bn_act()]
-            if family == "dense":
-                extra: tuple = (3,)
-            elif family == "mb":
-                extra = (rng.choice((3, 6)), 3)
-            elif family == "gshuffle":
-                extra = (next(g for g in (rng.choice((2, 3, 4, 8)), 2, 1) if c % (4 * g) == 0),)
-            else:
-                extra = ()
-            layers += _cell(family, c, extra) * k
-            desc.append(f"{family}{'/' + str(extra[0]) if extra else ''}x{k}@{c}")
+            cells, d = _random_cells(rng, family, c, k)
+            layers += cells
+            desc.append(d)
         layers += [{"op": "global_avg_pool"}, {"op": "flatten"}, {"op": "linear", "out": 1000}]
         out.append(Synthetic(f"staged#{i} {res}px: " + ", ".join(desc), "staged",
                              {"name": "synthetic_staged", "input": [3, res, res], "layers": layers}))
@@ -359,14 +367,9 @@ def _mobile(n: int, seed: int) -> list[Synthetic]:
             k = rng.choice((1, 2, 3, 4))
             layers += [{"op": "depthwise", "kernel": 3, "stride": 2}, *_bn_act(),
                        {"op": "pointwise", "out": c}, *_bn_act()]
-            if family in ("mb", "ghost", "se"):
-                extra: tuple = (rng.choice((3, 6)),) + ((3,) if family == "mb" else ())
-            elif family == "gshuffle":
-                extra = (next(g for g in (rng.choice((2, 3, 4, 8)), 2, 1) if c % (4 * g) == 0),)
-            else:
-                extra = ()
-            layers += _cell(family, c, extra) * k
-            desc.append(f"{family}{'/' + str(extra[0]) if extra else ''}x{k}@{c}")
+            cells, d = _random_cells(rng, family, c, k)
+            layers += cells
+            desc.append(d)
         last = rng.choice((1024, 1280))
         layers += [{"op": "pointwise", "out": last}, *_bn_act(), {"op": "global_avg_pool"},
                    {"op": "flatten"}, {"op": "linear", "out": 1000}]
