@@ -3,14 +3,18 @@
 In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` threads):
 
 1. calibrate a device profile on ``costmodel calibrate``'s synthetic networks only (chains of
-   cells; never a network below), or load one with ``--profile FILE``;
+   cells, single layers, staged and whole mobile networks; never a network below), or load
+   one with ``--profile FILE``;
 2. for at least 40 configurations (every zoo spec at its defaults, and width, resolution,
    group and scale variants) predict the latency (``costmodel latency``) and measure it
    (the fastest window of consecutive passes, as calibration times its networks, and
-   ``costmodel bench``'s median pass) in ``--rounds`` rounds over all configurations, each
-   round in a fresh process (``costmodel.latency.rounds``), keeping the median over the
-   rounds; calibration's rounds alternate with these, so both see the machine at the same
-   time (its speed drifted by up to 13% within an hour here);
+   ``costmodel bench``'s median pass) in ``--rounds`` rounds, each round in a fresh process
+   and each job in a child of its own (``costmodel.latency.rounds``), keeping the median over
+   the rounds. The configurations are shuffled in with the calibration's networks, in the
+   same rounds, so both see the machine in the same state: its speed drifted by up to 13%
+   within an hour here, and what ran before a job changes its time (in a fixed order the
+   configurations ran 6% slower, median, than shuffled; the earlier design, zoo rounds of
+   their own in a fixed order alternating with calibration's, put the zoo 5-9% under);
 3. print, for the model and for the one-constant mult-adds baseline side by side: Spearman's
    rank correlation, the mean absolute percentage error, and the share of configurations
    within 10% and within 20% of the measured time; then the worst configurations and the
@@ -94,7 +98,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="quick calibration (calibrate --quick)")
     ap.add_argument("--rounds", type=int, default=cal.ROUNDS,
-                    help=f"rounds of calibration and measurement, alternating (default {cal.ROUNDS})")
+                    help=f"rounds of calibration and measurement, shuffled together (default {cal.ROUNDS})")
     ap.add_argument("--profile", help="use this device profile instead of calibrating")
     ap.add_argument("--budget", type=float, default=1.5, help="seconds of timed passes per configuration")
     ap.add_argument("--limit", type=int, default=0, help="only the first N configurations")
@@ -113,28 +117,24 @@ def main() -> None:
     profiles = [(name, settings, Spec.load(name).profile(**settings)) for name, settings in configs]
     best: list[dict] = [{} for _ in profiles]
     nets = cal.networks(args.quick)
-    # Calibration and measurement rounds alternate, so both see the same machine: on a shared
-    # one, load that comes and goes then spoils neither side alone.
+    # The zoo's jobs run in calibration's rounds, shuffled in with its networks, so both see
+    # the same machine: load that comes and goes then spoils neither side alone.
 
-    def zoo_round(rnd: int) -> None:
-        if not args.profile:
-            con.print(f"round {rnd + 1}/{args.rounds}: timed {len(nets)} synthetic networks "
-                      f"({time.perf_counter() - t0:.0f} s)")
-        last = rnd == args.rounds - 1
+    def zoo_jobs(rnd: int) -> list[dict]:
         # half the budget for windows, the other half for the median pass (bench.measure)
-        jobs = [job(name, settings, args.budget / 2 / args.rounds, median=True, per_layer=last)
-                for name, settings, _ in profiles]
+        return [job(name, settings, args.budget / 2 / args.rounds, median=True,
+                    per_layer=rnd == args.rounds - 1) for name, settings, _ in profiles]
 
-        def done(i, r):
-            b = best[i]
-            b.setdefault("windows", []).append(min(r["windows"]))
-            b.setdefault("medians", []).append(r["median"])
-            if last:
-                b["layers"] = r["layers"]
-            name, settings, _ = profiles[i]
-            con.print(f"round {rnd + 1}/{args.rounds}, {i + 1}/{len(profiles)}: {name} {settings or ''}: "
-                      f"{min(r['windows']) * 1e3:.2f} ms (fastest of {len(r['windows'])} windows of calls)")
-        run_round(jobs, args.threads, done)
+    def zoo_done(i: int, rnd: int, r: dict) -> None:
+        b = best[i]
+        b.setdefault("windows", []).append(min(r["windows"]))
+        b.setdefault("medians", []).append(r["median"])
+        if "layers" in r:
+            b["layers"] = r["layers"]
+        name, settings, _ = profiles[i]
+        con.print(f"round {rnd + 1}/{args.rounds}: {name} {settings or ''}: "
+                  f"{min(r['windows']) * 1e3:.2f} ms (fastest of {len(r['windows'])} windows of "
+                  f"calls; {time.perf_counter() - t0:.0f} s)")
 
     samples: list[cal.Sample] = []
     if args.measurements:
@@ -154,10 +154,14 @@ def main() -> None:
                   "nothing timed in this run)")
     elif args.profile:
         for rnd in range(args.rounds):
-            zoo_round(rnd)
+            order = cal.round_order(len(profiles), rnd)
+            jobs = zoo_jobs(rnd)
+            run_round([jobs[i] for i in order], args.threads,
+                      lambda k, r, rnd=rnd, order=order: zoo_done(order[k], rnd, r))
     else:
         budget = cal.QUICK_BUDGET_S if args.quick else cal.BUDGET_S
-        samples = cal.measure_all(nets, args.threads, budget, args.rounds, after_round=zoo_round)
+        samples = cal.measure_all(nets, args.threads, budget, args.rounds, extra=zoo_jobs,
+                                  on_extra=zoo_done)
     if args.save_measurements and not args.measurements:
         with with_threads(args.threads):
             info = machine()
@@ -175,9 +179,9 @@ def main() -> None:
         f = cal.fit(samples)
         name = Path(args.save_profile).stem if args.save_profile else "bench"
         dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples),
-                               by="`python benchmarks/bench_latency.py --save-profile` (its rounds "
-                                  "alternating with its measurements of the zoo, which the fit "
-                                  "never sees)")
+                               by="`python benchmarks/bench_latency.py --save-profile` (its "
+                                  "measurements of the zoo, which the fit never sees, shuffled "
+                                  "into the same rounds)")
         if args.save_profile:
             write_atomic(args.save_profile, cal.dump(dev))
             con.print(f"wrote {args.save_profile}")

@@ -4,6 +4,7 @@ asserts a timing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -769,31 +770,67 @@ def test_a_round_runs_in_a_fresh_process_and_reports_every_job():
     assert len(out[0]["windows"]) >= 3 and all(w > 0 for w in out[0]["windows"])
     assert "median" not in out[0] and out[1]["median"] > 0
     assert [l["name"] for l in out[1]["layers"]] == [l.name for l in profile(TINY).layers]
+    # each job in a child of its own, not in this process nor in one shared worker
+    assert out[0]["pid"] != out[1]["pid"] and os.getpid() not in (out[0]["pid"], out[1]["pid"])
 
 
 def test_a_failing_round_says_why():
     from costmodel.latency.rounds import job, run_round
     bad = {**TINY, "layers": [{"op": "no_such_op"}]}
-    with pytest.raises(RuntimeError, match="timing worker.*exited with status 1"):
-        run_round([job(bad, budget_s=0.001, window_s=0.001)], 1)
+    with pytest.raises(RuntimeError, match="timing worker.*exited with status 1") as e:
+        run_round([job(TINY, budget_s=0.001, window_s=0.001), job(bad, budget_s=0.001, window_s=0.001)], 1)
+    assert "no_such_op" in str(e.value) and "job 1 failed in its child process" in str(e.value)
 
 
 def test_calibration_keeps_the_median_over_processes_of_each_rounds_fastest_window(monkeypatch):
     from costmodel.latency import calibrate as cal
     from costmodel.latency import rounds
     nets = [n for n in cal.networks(True) if n.family == "tiny"][:2]
+    # per round, each network's windows (found by its spec, whatever order the round runs in)
     per_round = iter([[[3.0, 2.0, 4.0], [9.0, 8.0]],      # round 1: fastest windows 2 and 8
                       [[5.0, 6.0, 7.0], [1.0, 1.5]],      # round 2: 5 and 1
                       [[1.0, 9.0, 9.0], [7.0, 6.0]]])     # round 3: 1 and 6
-    calls = []
+    extra = [rounds.job(TINY, budget_s=0.01)]
+    calls, seen = [], []
 
     def fake(jobs, threads, on_result=None):
         calls.append((len(jobs), threads))
-        out = [{"i": i, "windows": w} for i, w in enumerate(next(per_round))]
+        windows = next(per_round) + [[0.5]]
+        specs = [n.spec for n in nets] + [TINY]
+        out = [{"i": k, "windows": windows[specs.index(j["spec"])]} for k, j in enumerate(jobs)]
         for r in out:
             on_result(r["i"], r)
         return out
     monkeypatch.setattr(rounds, "run_round", fake)
-    samples = cal.measure_all(nets, 1, 0.3, 3)
-    assert calls == [(2, 1)] * 3
+    samples = cal.measure_all(nets, 1, 0.3, 3, extra=lambda r: extra,
+                              on_extra=lambda i, r, res: seen.append((i, r, res["windows"])))
+    assert calls == [(3, 1)] * 3
     assert [s.time_s for s in samples] == [2.0, 6.0]     # medians of (2, 5, 1) and (8, 1, 6)
+    assert seen == [(0, 0, [0.5]), (0, 1, [0.5]), (0, 2, [0.5])]
+
+
+def test_each_round_runs_its_jobs_in_its_own_shuffled_order():
+    from costmodel.latency.calibrate import round_order
+    orders = [round_order(40, r) for r in range(5)]
+    assert all(sorted(o) == list(range(40)) for o in orders)
+    assert len({tuple(o) for o in orders}) == 5            # no two rounds alike
+    assert orders[0] != list(range(40))
+    assert round_order(40, 3) == orders[3]                 # the same on every run
+
+
+def test_whole_networks_weigh_as_much_as_the_chains_in_the_fit():
+    from costmodel.latency import calibrate as cal
+    nets = cal.networks(True)
+    chains = [n for n in nets if n.family == "tiny"][:6]
+    whole = [n for n in nets if n.family in ("staged", "mobile")][:2]
+    samples = [cal.Sample(n, (), t) for n, t in zip(chains + whole, (1, 2, 1, 1, 4, 1, 2, 0.5))]
+    w = cal.sample_weights(samples)
+    # relative errors (1 / time), the two whole networks boosted by sqrt(6 / 2)
+    assert w[:6] == [1.0, 0.5, 1.0, 1.0, 0.25, 1.0]
+    assert w[6:] == pytest.approx([3 ** 0.5 / 2, 3 ** 0.5 / 0.5])
+    # in the squared loss (w x time)^2, a relative error counts 1 per chain, 3 per network
+    assert sum((wi * s.time_s) ** 2 for wi, s in zip(w[:6], samples)) == pytest.approx(
+        sum((wi * s.time_s) ** 2 for wi, s in zip(w[6:], samples[6:])))
+    # samples of one kind only (or hand-made ones without a network) are not boosted
+    assert cal.sample_weights(samples[:6]) == w[:6]
+    assert cal.sample_weights([cal.Sample(None, (), 2.0)]) == [0.5]

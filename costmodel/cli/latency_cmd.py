@@ -94,12 +94,12 @@ def calibrate(
                              help="Where to write the profile (atomically)."),
     threads: int = typer.Option(1, "--threads", "-t", min=1, max=4096, help="Intra-op threads."),
     quick: bool = typer.Option(False, "--quick", help="143 of the 251 synthetic networks (no "
-                               "random chains, 6 staged and 6 mobile networks), 3 rounds, less timing "
+                               "random chains, 6 staged and 6 mobile networks), 2 rounds, less timing "
                                "(under 30 s instead of about 3 minutes); a rougher fit."),
     name: Optional[str] = typer.Option(None, "--name", help="Profile name (default: the file's stem)."),
     budget: float = typer.Option(None, "--budget", min=0.001, max=60.0, metavar="SECONDS",
-                                 help="Timing per network over all rounds (default 0.45 s, "
-                                 "0.06 s with --quick)."),
+                                 help="Timing per network over all rounds (default 0.4 s, "
+                                 "0.05 s with --quick)."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
                                "networks, each in a fresh process; a network keeps the median over "
                                "the rounds of its fastest window of calls in each (default 5, 3 with --quick)."),

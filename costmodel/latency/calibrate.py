@@ -11,7 +11,9 @@ the budget) and keeps the median over the rounds of its fastest window in each (
 single calls: see ``costmodel.latency.bench.WINDOW_S``). On a shared machine another process
 only ever adds time, so the fastest window of a round drops a burst of contention; the median
 over processes is the time a user's process sees, not the luckiest placement. Five rounds
-(three with ``--quick``).
+(two with ``--quick``), each running its networks in an order of its own (``round_order``),
+each network in a child process forked for it (see :mod:`costmodel.latency.rounds`: what ran
+before a network changes its time).
 
 Model (format 2, ``model: additive``). A kernel of class c with F FLOPs, A bytes of activations
 (read and written), W bytes of weights and S bytes of scratch traffic takes
@@ -41,7 +43,9 @@ its kernels, so for given K, L and M it is *linear* in the 58 unknowns (per clas
 1/peak and the three inverse bandwidths; then the inverse cold, spill and DRAM bandwidths; a
 column no sample uses stays at its bound and is not written).
 
-Fit. Minimise the squared relative error sum(((x_i . theta - t_i) / t_i)^2) over the samples,
+Fit. Minimise the squared relative error sum(v_i ((x_i . theta - t_i) / t_i)^2) over the
+samples (v_i = 1 for a chain or single layer; for a whole network, the chains' count over the
+networks', so that the two groups weigh the same: see ``sample_weights``),
 each unknown bounded below (overhead >= 10 ns, peak <= 1e14 FLOP/s, bandwidth <= 1e13 B/s: a
 term the data does not need sits at its bound, which is negligible), by projected coordinate
 descent on the normal equations (a convex problem: the optimum is unique up to columns the
@@ -59,7 +63,7 @@ from dataclasses import dataclass
 
 from costmodel.count.profile import Spec
 from costmodel.latency.devices import FORMAT, DeviceProfile, dump, miss_share, parse
-from costmodel.latency.synthetic import Synthetic, networks
+from costmodel.latency.synthetic import NETWORK_FAMILIES, Synthetic, networks
 from costmodel.latency.traffic import kernel_bytes, layer_traffic, weight_bytes
 from costmodel.ops.base import KERNEL_CLASSES, Kernel
 
@@ -69,9 +73,9 @@ MAX_BANDWIDTH = 1e13
 BYTES = 4  # fp32
 CLASSES = tuple(KERNEL_CLASSES)
 ROUNDS = 5
-QUICK_ROUNDS = 3
-BUDGET_S = 0.45         # seconds of timing per network over all rounds (3 windows a round)
-QUICK_BUDGET_S = 0.06
+QUICK_ROUNDS = 2
+BUDGET_S = 0.40         # seconds of timing per network over all rounds (3 windows a round)
+QUICK_BUDGET_S = 0.05
 
 
 def sample_profile(net: Synthetic):
@@ -100,29 +104,45 @@ def sample(net: Synthetic, time_s: float) -> Sample:
 
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
-                progress=None, after_round=None) -> list[Sample]:
+                progress=None, extra=None, on_extra=None) -> list[Sample]:
     """Time every network in ``rounds`` rounds, each in a fresh process
     (:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their
-    time, and stays for its life), giving it about ``budget_s / rounds`` seconds a round: its
-    fastest window of calls (``bench.window_means``: the mean call of at least 30 ms of
-    consecutive calls, shorter with a tiny budget; at least 3 windows) in each round, and the
-    median over the rounds. ``progress(net, round)`` as each network ends;
-    ``after_round(r)``, when given, runs after each round (the latency benchmark times the zoo
-    there, between the rounds)."""
+    time), giving it about ``budget_s / rounds`` seconds a round: its fastest window of calls
+    (``bench.window_means``: the mean call of at least 30 ms of consecutive calls, shorter with
+    a tiny budget; at least 3 windows) in each round, and the median over the rounds. Each
+    round runs its jobs in its own shuffled order (``round_order``), so that no network always
+    follows the same one. ``progress(net, round)`` as each network ends. ``extra(round)``:
+    more jobs (``rounds.job``) timed in that round, shuffled in with the networks, their
+    results handed to ``on_extra(i, round, result)`` (the latency benchmark times the zoo this way:
+    beside the calibration networks, under the same conditions)."""
     from costmodel.latency.bench import WINDOW_S
     from costmodel.latency.rounds import job, run_round
     share = budget_s / rounds
     jobs = [job(n.spec, budget_s=share, window_s=min(WINDOW_S, share / 3)) for n in nets]
     per_round: list[list[float]] = [[] for _ in nets]
     for r in range(rounds):
-        def done(i, res, r=r):
+        both = jobs + (list(extra(r)) if extra else [])
+        order = round_order(len(both), r)
+
+        def done(k, res, r=r, order=order):
+            i = order[k]
+            if i >= len(nets):
+                on_extra(i - len(nets), r, res)
+                return
             per_round[i].append(min(res["windows"]))
             if progress:
                 progress(nets[i], r)
-        run_round(jobs, threads, done)
-        if after_round:
-            after_round(r)
+        run_round([both[i] for i in order], threads, done)
     return [sample(n, statistics.median(t)) for n, t in zip(nets, per_round)]
+
+
+def round_order(n: int, r: int) -> list[int]:
+    """The order of ``n`` jobs in round ``r``: a shuffle seeded by the round (the same on
+    every run)."""
+    import random
+    order = list(range(n))
+    random.Random(r).shuffle(order)
+    return order
 
 
 # -- the fit -----------------------------------------------------------------------------------
@@ -190,6 +210,19 @@ def bounded_least_squares(rows: list[list[float]], target: list[float], weights:
     return [t / s for t, s in zip(theta, scale)]
 
 
+def sample_weights(samples: list[Sample]) -> list[float]:
+    """Each sample's weight in the fit: 1 / its time (a relative error), times sqrt(chains /
+    networks) for a whole network (``synthetic.NETWORK_FAMILIES``), so that in the squared loss
+    the whole networks weigh, together, as much as the chains and single layers. Unweighted,
+    the 191 chains outvote the 60 networks: measured here, in three benchmark runs, the fit put
+    the networks 3.8-5.2% under (median) and the chains 0.1-0.6% over; weighted, 2.0-3.0% under
+    and 0.4-1.2% over."""
+    whole = [getattr(s.net, "family", None) in NETWORK_FAMILIES for s in samples]
+    n = sum(whole)
+    boost = ((len(samples) - n) / n) ** 0.5 if 0 < n < len(samples) else 1.0
+    return [(boost if w else 1.0) / s.time_s for s, w in zip(samples, whole)]
+
+
 @dataclass(frozen=True)
 class ClassFit:
     peak_flops: float
@@ -227,7 +260,7 @@ def fit(samples: list[Sample]) -> Fit:
     missing = [c for c, u in zip(CLASSES, used) if not u]
     if missing:
         raise ValueError(f"no calibration sample runs a kernel of class {', '.join(missing)}")
-    target, weights = [s.time_s for s in samples], [1 / s.time_s for s in samples]
+    target, weights = [s.time_s for s in samples], sample_weights(samples)
     tried: dict[tuple, tuple] = {}
 
     def attempt(sizes: tuple):
@@ -236,7 +269,7 @@ def fit(samples: list[Sample]) -> Fit:
                 [features(s.kernels, *sizes) for s in samples]
             theta = bounded_least_squares(rows, target, weights, LOWER)
             preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
-            loss = sum(((p - t) / t) ** 2 for p, t in zip(preds, target))
+            loss = sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights))
             tried[sizes] = (loss, rows, theta, preds)
         return tried[sizes][0]
 
@@ -286,8 +319,10 @@ METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth
           "spill (activation bytes) x s / spill bandwidth, s from its footprint and a kernel "
           "cache chosen among 256 KiB..8 MiB, + weight bytes x d / DRAM bandwidth, d from the "
           "network's weights and a last-level cache chosen among 16..512 MiB, fitted "
-          "by bounded relative least squares to synthetic chains of cells (never zoo networks), "
-          "each timed at the median over {rounds} processes of its fastest 30 ms window of calls")
+          "by bounded relative least squares to synthetic networks (chains of cells, single "
+          "layers, and whole staged and mobile networks weighing as much as the rest; never zoo "
+          "networks), each timed at the median over {rounds} rounds (each network in a child "
+          "process of its own, in a shuffled order) of its fastest 30 ms window of calls")
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,

@@ -1,4 +1,4 @@
-"""Timing rounds, each in a fresh process.
+"""Timing rounds, each in a fresh process, each job in a fresh child of it.
 
 Why. A network's time depends on where its tensors landed in physical memory, and that is
 fixed for the life of a process: the allocator reuses what it freed (bench.steady_allocator),
@@ -12,12 +12,22 @@ and keep, per network, the median over the rounds of its fastest window in each 
 fastest window filters another process's burst within a round; the median over processes
 estimates the time a user's process sees, not the luckiest placement).
 
+And a job's time depends on what ran before it. Timing the benchmark's 50 networks one after
+another in one process, in their order and then reversed, the first ten ran 5% faster
+(median) first than last. So the worker imports torch, builds nothing itself, and runs each
+job in a child forked from it (where the platform has ``fork``): every job starts from the
+same process state, with a placement of its own. The jobs before still matter through the
+machine (its caches, its free memory): in forked children, the 50 networks timed in a fixed
+order ran 6% slower (median) than shuffled. So the callers shuffle every round's jobs
+(``calibrate.round_order``), and the benchmark times its networks shuffled in with the
+calibration's, each seeing the same conditions.
+
 Protocol. The parent writes one JSON object to the worker's standard input: ``threads`` and
 ``jobs``, each ``{"spec": a zoo name or a spec dict, "settings": {...}, "budget_s",
 "window_s", "median": bool, "per_layer": bool}``; the worker (``python -m
-costmodel.latency.rounds``) builds, warms up and times the jobs one at a time, freeing each
-network before the next, and writes one JSON line per job: ``{"i", "windows": [seconds per
-call of each window]}``, with ``"median"`` (the median pass, ``bench.measure``) and
+costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
+warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the process that ran it), "windows":
+[seconds per call of each window]}``, with ``"median"`` (the median pass, ``bench.measure``) and
 ``"layers"`` (its per-layer hook timings) when asked.
 """
 from __future__ import annotations
@@ -72,30 +82,91 @@ def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
     return results
 
 
-def _work(request: dict, out) -> None:
+def _one(i: int, j: dict, n_threads: int) -> dict:
+    """Build, warm up and time one job (in the process that calls it)."""
     import torch
 
     from costmodel.count.profile import Spec
-    from costmodel.latency.bench import measure, steady_allocator, threads, time_call, window_means
+    from costmodel.latency.bench import measure, threads, time_call, window_means
     from costmodel.torch.builder import build, example_input
+    p = Spec.load(j["spec"]).profile(**j["settings"])
+    with threads(n_threads), torch.inference_mode():
+        net, x = build(p.root), example_input(p.input_shape, 1)
+        time_call(lambda: net(x), 0, 1)                          # warm-up
+        windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
+    del net, x
+    r = {"i": i, "pid": os.getpid(), "windows": windows}
+    if j["median"]:
+        lo, hi = MEDIAN_PASSES
+        repeat = max(lo, min(hi, int(j["budget_s"] / max(min(windows), 1e-4))))
+        m = measure(p, n_threads, repeat, 1, per_layer=j["per_layer"])
+        r["median"] = m.totals["time_s"]
+        if j["per_layer"]:
+            r["layers"] = m.layers
+    return r
+
+
+def _forked(i: int, j: dict, n_threads: int) -> dict:
+    """``_one`` in a child forked from this process, which has imported torch and built
+    nothing: every job starts from the same fresh process state (see the module doc)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # the child: one job, then exit
+        os.close(read)
+        code = 1
+        try:
+            with os.fdopen(write, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(_one(i, j, n_threads)))
+            code = 0
+        except BaseException:                      # noqa: BLE001 - reported by the parent
+            import traceback
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, encoding="utf-8") as fh:
+        data = fh.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        raise RuntimeError(f"job {i} failed in its child process (wait status {status})")
+    return json.loads(data)
+
+
+def _warm_up() -> None:
+    """Run the tiny calibration networks once, at one thread, so that torch's one-time set-up
+    (its kernels' first calls) is done in the parent and each forked child skips it (at one
+    thread no thread pool starts, so forking after it is safe)."""
+    import torch
+
+    from costmodel.count.profile import Spec
+    from costmodel.latency.bench import threads
+    from costmodel.latency.synthetic import networks
+    from costmodel.torch.builder import build, example_input
+    with threads(1), torch.inference_mode():
+        for n in networks(True):
+            if n.family == "tiny":
+                p = Spec.load(n.spec).profile()
+                build(p.root)(example_input(p.input_shape, 1))
+
+
+def _work(request: dict, out) -> None:
+    # imported once here, before forking: each child starts warm
+    import torch  # noqa: F401
+
+    import costmodel.count.profile  # noqa: F401
+    import costmodel.torch.builder  # noqa: F401
+    from costmodel.latency.bench import steady_allocator
     steady_allocator()
     n_threads = request["threads"]
+    run = _forked if hasattr(os, "fork") else _one
+    if run is _forked:
+        if n_threads == 1:
+            _warm_up()
+        import gc
+        gc.freeze()     # the children's collections then leave the parent's objects (and pages) alone
     for i, j in enumerate(request["jobs"]):
-        p = Spec.load(j["spec"]).profile(**j["settings"])
-        with threads(n_threads), torch.inference_mode():
-            net, x = build(p.root), example_input(p.input_shape, 1)
-            time_call(lambda: net(x), 0, 1)                          # warm-up
-            windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
-        del net, x
-        r = {"i": i, "windows": windows}
-        if j["median"]:
-            lo, hi = MEDIAN_PASSES
-            repeat = max(lo, min(hi, int(j["budget_s"] / max(min(windows), 1e-4))))
-            m = measure(p, n_threads, repeat, 1, per_layer=j["per_layer"])
-            r["median"] = m.totals["time_s"]
-            if j["per_layer"]:
-                r["layers"] = m.layers
-        out.write(json.dumps(r) + "\n")
+        out.write(json.dumps(run(i, j, n_threads)) + "\n")
         out.flush()
 
 

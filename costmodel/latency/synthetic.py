@@ -345,6 +345,9 @@ DEEP_STAGED = 30
 _MOBILE_STAGES = ((56, (16, 24, 32)), (28, (24, 32, 48)), (14, (48, 64, 96, 128)),
                   (7, (128, 160, 256, 320)))
 _MOBILE_FAMILIES = ("mb", "dwsep", "gshuffle", "split", "ghost", "se", "pw")
+# The families of whole networks (every other family is a chain of one cell or a single layer):
+# calibration's fit weighs them together as much as all the rest (calibrate.sample_weights).
+NETWORK_FAMILIES = ("staged", "mobile")
 
 
 def _mobile(n: int, seed: int) -> list[Synthetic]:
