@@ -113,8 +113,8 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
     round runs its jobs in its own shuffled order (``round_order``), so that no network always
     follows the same one. ``progress(net, round)`` as each network ends. ``extra(round)``:
     more jobs (``rounds.job``) timed in that round, shuffled in with the networks, their
-    results handed to ``on_extra(i, round, result)`` (the latency benchmark times the zoo this way:
-    beside the calibration networks, under the same conditions)."""
+    results handed to ``on_extra(i, round, result)``: the latency benchmark times the zoo
+    this way, beside the calibration's networks, under the same conditions."""
     from costmodel.latency.bench import WINDOW_S
     from costmodel.latency.rounds import job, run_round
     share = budget_s / rounds

@@ -14,9 +14,9 @@ estimates the time a user's process sees, not the luckiest placement).
 
 And a job's time depends on what ran before it. Timing the benchmark's 50 networks one after
 another in one process, in their order and then reversed, the first ten ran 5% faster
-(median) first than last. So the worker imports torch, builds nothing itself, and runs each
-job in a child forked from it (where the platform has ``fork``): every job starts from the
-same process state, with a placement of its own. The jobs before still matter through the
+(median) first than last. So the worker imports torch, runs only tiny warm-up networks
+itself, and runs each job in a child forked from it (where the platform has ``fork``): every
+job starts from the same process state, with a placement of its own. The jobs before still matter through the
 machine (its caches, its free memory): in forked children, the 50 networks timed in a fixed
 order ran 6% slower (median) than shuffled. So the callers shuffle every round's jobs
 (``calibrate.round_order``), and the benchmark times its networks shuffled in with the
@@ -107,8 +107,9 @@ def _one(i: int, j: dict, n_threads: int) -> dict:
 
 
 def _forked(i: int, j: dict, n_threads: int) -> dict:
-    """``_one`` in a child forked from this process, which has imported torch and built
-    nothing: every job starts from the same fresh process state (see the module doc)."""
+    """``_one`` in a child forked from this process, which has imported torch and run only
+    the tiny warm-up networks: every job starts from the same process state (see the module
+    doc)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:                                   # the child: one job, then exit
