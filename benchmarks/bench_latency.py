@@ -57,7 +57,7 @@ from costmodel.latency import calibrate as cal  # noqa: E402
 from costmodel.latency import devices  # noqa: E402
 from costmodel.latency.bench import machine, threads as with_threads, time_call  # noqa: E402
 from costmodel.latency.predict import predict  # noqa: E402
-from costmodel.latency.rounds import job, run_round  # noqa: E402
+from costmodel.latency.rounds import job  # noqa: E402
 from costmodel.output.atomic import write_atomic  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
 from costmodel.papers.rank import spearman  # noqa: E402
@@ -152,16 +152,10 @@ def main() -> None:
             samples = [cal.sample(n, times[n.label]) for n in nets]
         con.print(f"measurements: {args.measurements} ({saved['machine']['cpu']}, {saved['when']}; "
                   "nothing timed in this run)")
-    elif args.profile:
-        for rnd in range(args.rounds):
-            order = cal.round_order(len(profiles), rnd)
-            jobs = zoo_jobs(rnd)
-            run_round([jobs[i] for i in order], args.threads,
-                      lambda k, r, rnd=rnd, order=order: zoo_done(order[k], rnd, r))
-    else:
+    else:       # with --profile, the zoo's jobs alone, in the same shuffled rounds
         budget = cal.QUICK_BUDGET_S if args.quick else cal.BUDGET_S
-        samples = cal.measure_all(nets, args.threads, budget, args.rounds, extra=zoo_jobs,
-                                  on_extra=zoo_done)
+        samples = cal.measure_all([] if args.profile else nets, args.threads, budget,
+                                  args.rounds, extra=zoo_jobs, on_extra=zoo_done)
     if args.save_measurements and not args.measurements:
         with with_threads(args.threads):
             info = machine()

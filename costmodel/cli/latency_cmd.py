@@ -102,7 +102,7 @@ def calibrate(
                                  "0.05 s with --quick)."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
                                "networks, each in a fresh process; a network keeps the median over "
-                               "the rounds of its fastest window of calls in each (default 5, 3 with --quick)."),
+                               "the rounds of its fastest window of calls in each (default 5, 2 with --quick)."),
 ) -> None:
     """Fit a device profile from torch measurements on this machine.
 

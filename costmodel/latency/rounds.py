@@ -16,9 +16,9 @@ And a job's time depends on what ran before it. Timing the benchmark's 50 networ
 another in one process, in their order and then reversed, the first ten ran 5% faster
 (median) first than last. So the worker imports torch, runs only tiny warm-up networks
 itself, and runs each job in a child forked from it (where the platform has ``fork``): every
-job starts from the same process state, with a placement of its own. The jobs before still matter through the
-machine (its caches, its free memory): in forked children, the 50 networks timed in a fixed
-order ran 6% slower (median) than shuffled. So the callers shuffle every round's jobs
+job starts from the same process state, with a placement of its own. The jobs before still
+matter through the machine (its caches, its free memory): in forked children, the 50
+networks timed in a fixed order ran 6% slower (median) than shuffled. So the callers shuffle every round's jobs
 (``calibrate.round_order``), and the benchmark times its networks shuffled in with the
 calibration's, each seeing the same conditions.
 
@@ -26,9 +26,9 @@ Protocol. The parent writes one JSON object to the worker's standard input: ``th
 ``jobs``, each ``{"spec": a zoo name or a spec dict, "settings": {...}, "budget_s",
 "window_s", "median": bool, "per_layer": bool}``; the worker (``python -m
 costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
-warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the process that ran it), "windows":
-[seconds per call of each window]}``, with ``"median"`` (the median pass, ``bench.measure``) and
-``"layers"`` (its per-layer hook timings) when asked.
+warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the
+process that ran it), "windows": [seconds per call of each window]}``, with ``"median"`` (the
+median pass, ``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
 """
 from __future__ import annotations
 

@@ -339,7 +339,7 @@ def _staged(n: int, seed: int) -> list[Synthetic]:
     return out
 
 
-DEEP_STAGED = 30
+MOBILE = 30
 # a mobile search space's stages: (output pixels at 224, channel choices); each stage opens with
 # a depthwise-separable downsampling step
 _MOBILE_STAGES = ((56, (16, 24, 32)), (28, (24, 32, 48)), (14, (48, 64, 96, 128)),
@@ -354,7 +354,7 @@ def _mobile(n: int, seed: int) -> list[Synthetic]:
     """Whole mobile networks drawn at random from a MobileNet/ShuffleNet/GhostNet-like search
     space (never a zoo network): a 3x3 stem at stride 2, four stages of 1-4 cells of one
     family each, a 1x1 expansion to 1024 or 1280 channels, pooling and a 1000-class linear
-    layer. They run each layer once a pass in a network of 1-15 MB of weights, as the zoo's
+    layer. They run each layer once a pass in a network of 5-20 MB of weights, as the zoo's
     mobile networks do, where a chain of one cell repeats a shape: measured here, the zoo's
     last 1x1 convs and classifiers ran up to 2x slower than the same layers in a chain."""
     rng = random.Random(seed + 2)
@@ -397,10 +397,10 @@ def networks(quick: bool = False) -> list[Synthetic]:
     fixed = [_chain(f, (c, *e), _cell(f, c, e), c, hw, FIXED_REPS) for f, c, hw, e in FIXED]
     fixed += [_chain(f, (c, *e), _cell(f, c, e), c, hw, n) for f, c, hw, e, n in DEEP]
     singles = _singles() + _tiny() + _mlp() + _strided() + _elementwise()
-    staged = _staged(STAGED, SEED) + _mobile(DEEP_STAGED, SEED)
+    staged, mobile = _staged(STAGED, SEED), _mobile(MOBILE, SEED)
     if quick:
-        return fixed + singles + staged[:6] + staged[STAGED:STAGED + 6]
-    return fixed + singles + staged + _random(RANDOM, SEED, {n.label for n in fixed + singles})
+        return fixed + singles + staged[:6] + mobile[:6]
+    return fixed + singles + staged + mobile + _random(RANDOM, SEED, {n.label for n in fixed + singles})
 
 
-__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "DEEP_STAGED", "SEED"]
+__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "MOBILE", "SEED"]
