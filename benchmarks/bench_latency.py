@@ -15,10 +15,13 @@ In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` thre
    within an hour here, and what ran before a job changes its time (in a fixed order the
    configurations ran 6% slower, median, than shuffled; the earlier design, zoo rounds of
    their own in a fixed order alternating with calibration's, put the zoo 5-9% under);
-3. print, for the model and for the one-constant mult-adds baseline side by side: Spearman's
-   rank correlation, the mean absolute percentage error, and the share of configurations
-   within 10% and within 20% of the measured time; then the worst configurations and the
-   layers with the largest absolute error (per-layer hook timings).
+3. print, for the model, for the one-constant mult-adds baseline and for the measurement
+   against itself (``repeatability``: each configuration's odd rounds against its even rounds,
+   the run's noise ceiling, with the spread of its rounds) side by side: Spearman's rank
+   correlation, the mean absolute percentage error, and the share of configurations within
+   10% and within 20% of the measured time; then the worst configurations and the layers with
+   the largest absolute error (per-layer hook timings). Where the halves agree within 10% for
+   fewer than 90% of the configurations, the run says the target cannot be judged on it.
 
 The baseline's constant (seconds per mult-add) is the median over the configurations of
 measured / mult-adds: fitted on the very configurations it is scored on, so it is an
@@ -93,6 +96,27 @@ def scores(pred: list[float], meas: list[float]) -> dict:
             "w10": sum(e <= 0.10 for e in err) / len(err), "w20": sum(e <= 0.20 for e in err) / len(err)}
 
 
+def halves(rounds: list[float]) -> tuple[float, float]:
+    """Two independent measurements of one network from one run: the median of its odd rounds
+    (1st, 3rd, ...) and of its even rounds (2nd, 4th, ...)."""
+    return statistics.median(rounds[0::2]), statistics.median(rounds[1::2])
+
+
+def repeatability(per_network: list[list[float]]) -> dict | None:
+    """How well the run's measurements agree with themselves: the odd rounds' median scored
+    against the even rounds' (``scores``), and the median over networks of the spread of its
+    rounds (slowest / fastest). No predictor can agree with a measurement much better than
+    the measurement agrees with itself, so this is the noise ceiling of the run (a pessimistic
+    one: each half has half the rounds, so more noise than their median over all). None with
+    fewer than 2 rounds."""
+    pairs = [halves(r) for r in per_network if len(r) >= 2]
+    if not pairs:
+        return None
+    out = scores([a for a, _ in pairs], [b for _, b in pairs])
+    out["spread"] = statistics.median(max(r) / min(r) for r in per_network if len(r) >= 2)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -146,10 +170,10 @@ def main() -> None:
             sys.exit(f"{args.measurements} was measured with other configurations or --quick")
         best = saved["best"]
         if not args.profile:
-            times = {s["label"]: s["time_s"] for s in saved["samples"]}
+            times = {s["label"]: (s["time_s"], s.get("rounds", ())) for s in saved["samples"]}
             if set(times) != {n.label for n in nets}:
                 sys.exit(f"{args.measurements} timed another set of synthetic networks")
-            samples = [cal.sample(n, times[n.label]) for n in nets]
+            samples = [cal.sample(n, *times[n.label]) for n in nets]
         con.print(f"measurements: {args.measurements} ({saved['machine']['cpu']}, {saved['when']}; "
                   "nothing timed in this run)")
     else:       # with --profile, the zoo's jobs alone, in the same shuffled rounds
@@ -164,7 +188,8 @@ def main() -> None:
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "quick": args.quick, "rounds": args.rounds, "threads": args.threads,
             "configs": [[n, s] for n, s, _ in profiles], "best": best,
-            "samples": [{"label": s.label, "time_s": s.time_s} for s in samples]}, indent=1) + "\n")
+            "samples": [{"label": s.label, "time_s": s.time_s, "rounds": list(s.rounds)}
+                        for s in samples]}, indent=1) + "\n")
         con.print(f"wrote {args.save_measurements}")
     if args.profile:
         dev = devices.load_file(args.profile)
@@ -181,6 +206,11 @@ def main() -> None:
             con.print(f"wrote {args.save_profile}")
         con.print(f"calibrated on {len(samples)} synthetic networks (median over {args.rounds} processes); "
                   f"fit error {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%")
+        srep = repeatability([list(s.rounds) for s in samples])
+        if srep is not None:
+            con.print(f"their own noise: rounds spread by x{srep['spread']:.2f} (median); odd "
+                      f"rounds' median against even rounds': {100 * srep['mape']:.1f}% (mean), "
+                      f"{100 * srep['w10']:.0f}% within 10%")
     for (name, settings, p), b in zip(profiles, best):
         pr = predict(p, dev)
         label = name + ("" if not settings else " " + ",".join(f"{k}={v}" for k, v in settings.items()))
@@ -202,11 +232,23 @@ def main() -> None:
                           f"thread(s), batch 1, fp32",
                     columns=[Column("Predictor", "left"), Column("Spearman"), Column("MAPE"),
                              Column("within 10%"), Column("within 20%")])
+        rep = repeatability([b["windows" if ref == "window" else "medians"] for b in best])
         for nm, s in ((f"{dev.model} model (calibrated on synthetic networks)", model),
-                      (f"mult-adds x {k * 1e9:.3f} ns (one constant)", base)):
-            t.add([nm, f"{s['spearman']:.3f}", f"{100 * s['mape']:.1f}%", f"{100 * s['w10']:.0f}%",
-                   f"{100 * s['w20']:.0f}%"])
+                      (f"mult-adds x {k * 1e9:.3f} ns (one constant)", base),
+                      ("the measurement itself: odd rounds' median against even rounds'", rep)):
+            if s is not None:
+                t.add([nm, f"{s['spearman']:.3f}", f"{100 * s['mape']:.1f}%",
+                       f"{100 * s['w10']:.0f}%", f"{100 * s['w20']:.0f}%"])
         con.print(t.to_rich())
+        if rep is not None and ref == "window":
+            con.print(f"noise: a configuration's rounds spread by x{rep['spread']:.2f} (median, "
+                      f"slowest / fastest); its two halves agree within 10% for "
+                      f"{100 * rep['w10']:.0f}% of configurations")
+            if rep["w10"] < 0.9:
+                con.print(f"[bold]this run's measurements repeat within 10% for only "
+                          f"{100 * rep['w10']:.0f}% of configurations: the 90%-within-10% "
+                          f"target cannot be judged on it[/bold] (a quieter machine, or more "
+                          f"--rounds)")
     t = Tabular(title="configurations by error of the model (against the fastest window)",
                 columns=[Column("Configuration", "left"), Column("Mult-adds (M)"),
                          Column("Measured (ms)"), Column("Predicted (ms)"), Column("Error")])

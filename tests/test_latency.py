@@ -806,6 +806,7 @@ def test_calibration_keeps_the_median_over_processes_of_each_rounds_fastest_wind
                               on_extra=lambda i, r, res: seen.append((i, r, res["windows"])))
     assert calls == [(3, 1)] * 3
     assert [s.time_s for s in samples] == [2.0, 6.0]     # medians of (2, 5, 1) and (8, 1, 6)
+    assert [s.rounds for s in samples] == [(2.0, 5.0, 1.0), (8.0, 1.0, 6.0)]
     assert seen == [(0, 0, [0.5]), (0, 1, [0.5]), (0, 2, [0.5])]
 
 
@@ -834,3 +835,35 @@ def test_whole_networks_weigh_as_much_as_the_chains_in_the_fit():
     # samples of one kind only (or hand-made ones without a network) are not boosted
     assert cal.sample_weights(samples[:6]) == w[:6]
     assert cal.sample_weights([cal.Sample(None, (), 2.0)]) == [0.5]
+
+
+def _bench_latency():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_latency", ROOT / "benchmarks" / "bench_latency.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_benchmarks_noise_ceiling_scores_odd_rounds_against_even_rounds():
+    b = _bench_latency()
+    # odd rounds (1st, 3rd, 5th) 1, 3, 5 -> 3; even rounds 2, 4 -> 3
+    assert b.halves([1.0, 2.0, 3.0, 4.0, 5.0]) == (3.0, 3.0)
+    rep = b.repeatability([[1.0, 2.0, 3.0, 4.0, 5.0],       # 3 against 3: 0%
+                           [10.0, 12.0, 10.0, 12.0],        # 10 against 12: 16.7%
+                           [2.0, 2.1, 2.0],                 # 2 against 2.1: 4.8%
+                           [7.0]])                          # one round: left out
+    assert rep["mape"] == pytest.approx((0 + 2 / 12 + 0.1 / 2.1) / 3)
+    assert rep["w10"] == pytest.approx(2 / 3)
+    assert rep["w20"] == 1.0
+    # slowest / fastest round: 5, 1.2, 1.05 -> median 1.2
+    assert rep["spread"] == pytest.approx(1.2)
+    assert b.repeatability([[7.0], [8.0]]) is None
+
+
+def test_calibration_samples_keep_each_rounds_time():
+    from costmodel.latency import calibrate as cal
+    net = next(n for n in cal.networks(True) if n.family == "tiny")
+    s = cal.sample(net, 2.0, [1.0, 2.0, 3.0])
+    assert s.rounds == (1.0, 2.0, 3.0) and s.time_s == 2.0
+    assert cal.sample(net, 2.0).rounds == ()

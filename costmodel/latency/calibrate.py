@@ -87,6 +87,7 @@ class Sample:
     net: Synthetic
     kernels: tuple[Kernel, ...]
     time_s: float
+    rounds: tuple[float, ...] = ()      # each round's fastest window (time_s: their median)
 
     @property
     def label(self) -> str:
@@ -98,9 +99,10 @@ def kernels_of(p) -> tuple[Kernel, ...]:
     return tuple(k for l in p.layers for k in layer_traffic(l).kernels)
 
 
-def sample(net: Synthetic, time_s: float) -> Sample:
-    """A timed network as the fit sees it: its kernels and its time."""
-    return Sample(net, kernels_of(sample_profile(net)), time_s)
+def sample(net: Synthetic, time_s: float, rounds=()) -> Sample:
+    """A timed network as the fit sees it: its kernels and its time (and, where known, each
+    round's time)."""
+    return Sample(net, kernels_of(sample_profile(net)), time_s, tuple(rounds))
 
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
@@ -133,7 +135,7 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
             if progress:
                 progress(nets[i], r)
         run_round([both[i] for i in order], threads, done)
-    return [sample(n, statistics.median(t)) for n, t in zip(nets, per_round)]
+    return [sample(n, statistics.median(t), t) for n, t in zip(nets, per_round)]
 
 
 def round_order(n: int, r: int) -> list[int]:
