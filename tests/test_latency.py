@@ -867,3 +867,18 @@ def test_calibration_samples_keep_each_rounds_time():
     s = cal.sample(net, 2.0, [1.0, 2.0, 3.0])
     assert s.rounds == (1.0, 2.0, 3.0) and s.time_s == 2.0
     assert cal.sample(net, 2.0).rounds == ()
+
+
+def test_without_fork_the_worker_runs_every_job_itself():
+    # where the platform has no os.fork, jobs run one after another in the worker process
+    from costmodel.latency.rounds import job
+    code = ("import json, os, sys; del os.fork; from costmodel.latency import rounds; "
+            "rounds._work(json.load(sys.stdin), sys.stdout); print(json.dumps({'worker': os.getpid()}))")
+    req = {"threads": 1, "jobs": [job(TINY, budget_s=0.001, window_s=0.001)] * 2}
+    res = subprocess.run([sys.executable, "-c", code], input=json.dumps(req), capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert res.returncode == 0, res.stderr
+    *out, worker = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["i"] for r in out] == [0, 1]
+    assert out[0]["pid"] == out[1]["pid"] == worker["worker"]
+    assert all(r["windows"] and min(r["windows"]) > 0 for r in out)
