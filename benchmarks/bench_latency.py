@@ -109,11 +109,12 @@ def repeatability(per_network: list[list[float]]) -> dict | None:
     the measurement agrees with itself, so this is the noise ceiling of the run (a pessimistic
     one: each half has half the rounds, so more noise than their median over all). None with
     fewer than 2 rounds."""
-    pairs = [halves(r) for r in per_network if len(r) >= 2]
-    if not pairs:
+    timed = [r for r in per_network if len(r) >= 2]
+    if not timed:
         return None
+    pairs = [halves(r) for r in timed]
     out = scores([a for a, _ in pairs], [b for _, b in pairs])
-    out["spread"] = statistics.median(max(r) / min(r) for r in per_network if len(r) >= 2)
+    out["spread"] = statistics.median(max(r) / min(r) for r in timed)
     return out
 
 
