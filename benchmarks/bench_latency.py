@@ -7,8 +7,8 @@ In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` thre
    one with ``--profile FILE``;
 2. for at least 40 configurations (every zoo spec at its defaults, and width, resolution,
    group and scale variants) predict the latency (``costmodel latency``) and measure it
-   (the fastest window of consecutive passes, as calibration times its networks, and
-   ``costmodel bench``'s median pass) in ``--rounds`` rounds, each round in a fresh process
+   (windows of consecutive passes against the reference network timed between them, as
+   calibration times its networks, and ``costmodel bench``'s median pass) in ``--rounds`` rounds, each round in a fresh process
    and each job in a child of its own (``costmodel.latency.rounds``), keeping the median over
    the rounds. The configurations are shuffled in with the calibration's networks, in the
    same rounds, so both see the machine in the same state: its speed drifted by up to 13%
@@ -25,11 +25,14 @@ In one run, on this machine (torch eager, CPU, fp32, batch 1, ``--threads`` thre
 
 The baseline's constant (seconds per mult-add) is the median over the configurations of
 measured / mult-adds: fitted on the very configurations it is scored on, so it is an
-optimistic baseline. Accuracy is scored against the median over the rounds' processes of the
-fastest window of calls in each (the mean call of at least 30 ms of consecutive passes,
-``costmodel.latency.bench.window_means``: calibration times its networks the same way; on a
-shared machine other processes only ever add time) and, in a second line, against the median
-over the rounds of the median pass.
+optimistic baseline. Accuracy is scored against the drift-corrected time, as calibration times
+its networks (``costmodel.latency.drift``): per round, the median over a configuration's 10 ms
+windows of passes of the window's time over the mean of the reference network's 5 ms windows
+on either side; the median over the rounds' processes; times the reference's fastest window in
+the run. The shared machine's speed moves in phases the whole length of a round, which the
+fastest window of a round cannot drop and the ratio cancels. Then, for comparison, without the
+correction: against the median over the rounds of the fastest window of calls in each (the
+model refitted on the synthetic networks' fastest windows), and of the median pass.
 
     python benchmarks/bench_latency.py [--threads 1] [--quick] [--profile FILE] [--budget 1.5]
                                        [--rounds 5] [--save-profile FILE]
@@ -65,7 +68,7 @@ from costmodel.output.atomic import write_atomic  # noqa: E402
 from costmodel.output.tabular import Column, Tabular  # noqa: E402
 from costmodel.papers.rank import spearman  # noqa: E402
 
-MEASUREMENTS_FORMAT = 2
+MEASUREMENTS_FORMAT = 3
 
 # (spec, settings): every zoo spec at its defaults, then variants
 CONFIGS: list[tuple[str, dict]] = [
@@ -152,26 +155,29 @@ def main() -> None:
 
     def zoo_done(i: int, rnd: int, r: dict) -> None:
         b = best[i]
+        b.setdefault("ratios", []).append(r["ratio"])
         b.setdefault("windows", []).append(min(r["windows"]))
         b.setdefault("medians", []).append(r["median"])
         if "layers" in r:
             b["layers"] = r["layers"]
         name, settings, _ = profiles[i]
         con.print(f"round {rnd + 1}/{args.rounds}: {name} {settings or ''}: "
-                  f"{min(r['windows']) * 1e3:.2f} ms (fastest of {len(r['windows'])} windows of "
-                  f"calls; {time.perf_counter() - t0:.0f} s)")
+                  f"{r['ratio']:.2f}x the reference network (fastest of {len(r['windows'])} "
+                  f"windows of calls: {min(r['windows']) * 1e3:.2f} ms; "
+                  f"{time.perf_counter() - t0:.0f} s)")
 
     samples: list[cal.Sample] = []
     if args.measurements:
         saved = json.loads(Path(args.measurements).read_text())
         if saved.get("format") != MEASUREMENTS_FORMAT:
             sys.exit(f"{args.measurements} is not in this script's measurement format "
-                     f"{MEASUREMENTS_FORMAT} (per-round timings, each round in its own process)")
+                     f"{MEASUREMENTS_FORMAT} (per-round timings against the reference network, "
+                     "each round in its own process)")
         if saved["quick"] != args.quick or saved["configs"] != [[n, s] for n, s, _ in profiles]:
             sys.exit(f"{args.measurements} was measured with other configurations or --quick")
-        best = saved["best"]
+        best, reference_s = saved["best"], saved["reference_s"]
         if not args.profile:
-            times = {s["label"]: (s["time_s"], s.get("rounds", ())) for s in saved["samples"]}
+            times = {s["label"]: (s["time_s"], s["rounds"], s["raw"]) for s in saved["samples"]}
             if set(times) != {n.label for n in nets}:
                 sys.exit(f"{args.measurements} timed another set of synthetic networks")
             samples = [cal.sample(n, *times[n.label]) for n in nets]
@@ -179,8 +185,11 @@ def main() -> None:
                   "nothing timed in this run)")
     else:       # with --profile, the zoo's jobs alone, in the same shuffled rounds
         budget = cal.QUICK_BUDGET_S if args.quick else cal.BUDGET_S
-        samples = cal.measure_all([] if args.profile else nets, args.threads, budget,
-                                  args.rounds, extra=zoo_jobs, on_extra=zoo_done)
+        timed = cal.measure_all([] if args.profile else nets, args.threads, budget,
+                                args.rounds, extra=zoo_jobs, on_extra=zoo_done)
+        samples, reference_s = timed.samples, timed.reference_s
+    for b in best:      # ratios to the reference, in seconds at the machine's quiet speed
+        b["corrected"] = [x * reference_s for x in b["ratios"]]
     if args.save_measurements and not args.measurements:
         with with_threads(args.threads):
             info = machine()
@@ -188,12 +197,15 @@ def main() -> None:
             "format": MEASUREMENTS_FORMAT, "machine": info,
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "quick": args.quick, "rounds": args.rounds, "threads": args.threads,
-            "configs": [[n, s] for n, s, _ in profiles], "best": best,
-            "samples": [{"label": s.label, "time_s": s.time_s, "rounds": list(s.rounds)}
-                        for s in samples]}, indent=1) + "\n")
+            "configs": [[n, s] for n, s, _ in profiles], "reference_s": reference_s,
+            "best": [{k: v for k, v in b.items() if k != "corrected"} for b in best],
+            "samples": [{"label": s.label, "time_s": s.time_s, "rounds": list(s.rounds),
+                         "raw": list(s.raw)} for s in samples]}, indent=1) + "\n")
         con.print(f"wrote {args.save_measurements}")
+    con.print(f"reference network: {reference_s * 1e3:.3f} ms at its fastest window in the run "
+              "(the scale of every drift-corrected time)")
     if args.profile:
-        dev = devices.load_file(args.profile)
+        dev = raw_dev = devices.load_file(args.profile)
         con.print(f"profile: {args.profile} (not calibrated in this run)")
     else:
         f = cal.fit(samples)
@@ -201,47 +213,63 @@ def main() -> None:
         dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples),
                                by="`python benchmarks/bench_latency.py --save-profile` (its "
                                   "measurements of the zoo, which the fit never sees, shuffled "
-                                  "into the same rounds)")
+                                  "into the same rounds)", reference_s=reference_s)
         if args.save_profile:
             write_atomic(args.save_profile, cal.dump(dev))
             con.print(f"wrote {args.save_profile}")
         con.print(f"calibrated on {len(samples)} synthetic networks (median over {args.rounds} processes); "
                   f"fit error {100 * f.mape:.1f}% (mean), {100 * f.within_10:.0f}% within 10%")
-        srep = repeatability([list(s.rounds) for s in samples])
-        if srep is not None:
-            con.print(f"their own noise: rounds spread by x{srep['spread']:.2f} (median); odd "
-                      f"rounds' median against even rounds': {100 * srep['mape']:.1f}% (mean), "
-                      f"{100 * srep['w10']:.0f}% within 10%")
+        # the same fit on the uncorrected fastest windows: the timing without drift correction
+        raw_samples = [cal.Sample(s.net, s.kernels, statistics.median(s.raw), s.raw) for s in samples]
+        raw_dev = cal.make_profile(name + "-raw", cal.fit(raw_samples), args.threads, args.quick,
+                                   args.rounds, len(samples), by="the benchmark, uncorrected")
+        for what, ss in (("drift-corrected", samples), ("uncorrected fastest windows", raw_samples)):
+            srep = repeatability([list(s.rounds) for s in ss])
+            if srep is not None:
+                con.print(f"their own noise ({what}): rounds spread by x{srep['spread']:.2f} "
+                          f"(median); odd rounds' median against even rounds': "
+                          f"{100 * srep['mape']:.1f}% (mean), {100 * srep['w10']:.0f}% within 10%")
     for (name, settings, p), b in zip(profiles, best):
         pr = predict(p, dev)
         label = name + ("" if not settings else " " + ",".join(f"{k}={v}" for k, v in settings.items()))
         rows.append({"label": label, "mult_adds": p.mult_adds, "pred": pr.time_s,
+                     "pred_raw": predict(p, raw_dev).time_s,
+                     "corrected": statistics.median(b["corrected"]),
                      "window": statistics.median(b["windows"]), "median": statistics.median(b["medians"])})
         by = {l.traffic.name: l for l in pr.layers}
+        # the hook timings (the last round's) at the quiet speed: scaled by that round's
+        # drift-corrected time over its median pass
+        scale = b["corrected"][-1] / b["medians"][-1]
         for l in b["layers"]:
-            layer_errs.append((label, l["name"], l["type"], l["time_s"], by[l["name"]].time_s,
-                               by[l["name"]].bound))
-        con.print(f"{label}: measured {rows[-1]['window'] * 1e3:.2f} ms (median over {len(b['windows'])} "
-                  f"processes of the fastest window; of the median pass {rows[-1]['median'] * 1e3:.2f}), "
+            layer_errs.append((label, l["name"], l["type"], l["time_s"] * scale,
+                               by[l["name"]].time_s, by[l["name"]].bound))
+        con.print(f"{label}: measured {rows[-1]['corrected'] * 1e3:.2f} ms (drift-corrected, median "
+                  f"over {len(b['windows'])} processes; uncorrected: fastest window "
+                  f"{rows[-1]['window'] * 1e3:.2f}, median pass {rows[-1]['median'] * 1e3:.2f}), "
                   f"predicted {pr.time_s * 1e3:.2f} ms")
-    for ref in ("window", "median"):
+    what = {"corrected": "drift-corrected (ratio to the reference network x its fastest window)",
+            "window": "fastest window, uncorrected", "median": "median pass, uncorrected"}
+    for ref in ("corrected", "window", "median"):
         meas = [r[ref] for r in rows]
         k = statistics.median(r[ref] / r["mult_adds"] for r in rows)
-        model = scores([r["pred"] for r in rows], meas)
+        model = scores([r["pred" if ref == "corrected" else "pred_raw"] for r in rows], meas)
         base = scores([k * r["mult_adds"] for r in rows], meas)
-        t = Tabular(title=f"{len(rows)} configurations, measured = {'fastest window' if ref == 'window' else 'median pass'} (median over processes), {args.threads} "
-                          f"thread(s), batch 1, fp32",
+        t = Tabular(title=f"{len(rows)} configurations, measured = {what[ref]} (median over "
+                          f"processes), {args.threads} thread(s), batch 1, fp32",
                     columns=[Column("Predictor", "left"), Column("Spearman"), Column("MAPE"),
                              Column("within 10%"), Column("within 20%")])
-        rep = repeatability([b["windows" if ref == "window" else "medians"] for b in best])
-        for nm, s in ((f"{dev.model} model (calibrated on synthetic networks)", model),
+        rep = repeatability([b[{"corrected": "corrected", "window": "windows", "median": "medians"}[ref]] for b in best])
+        model_name = (f"{dev.model} model (calibrated on synthetic networks"
+                      + (", drift-corrected)" if ref == "corrected" else
+                         ", uncorrected fastest windows)" if not args.profile else ")"))
+        for nm, s in ((model_name, model),
                       (f"mult-adds x {k * 1e9:.3f} ns (one constant)", base),
                       ("the measurement itself: odd rounds' median against even rounds'", rep)):
             if s is not None:
                 t.add([nm, f"{s['spearman']:.3f}", f"{100 * s['mape']:.1f}%",
                        f"{100 * s['w10']:.0f}%", f"{100 * s['w20']:.0f}%"])
         con.print(t.to_rich())
-        if rep is not None and ref == "window":
+        if rep is not None and ref == "corrected":
             con.print(f"noise: a configuration's rounds spread by x{rep['spread']:.2f} (median, "
                       f"slowest / fastest); its two halves agree within 10% for "
                       f"{100 * rep['w10']:.0f}% of configurations")
@@ -250,14 +278,15 @@ def main() -> None:
                           f"{100 * rep['w10']:.0f}% of configurations: the 90%-within-10% "
                           f"target cannot be judged on it[/bold] (a quieter machine, or more "
                           f"--rounds)")
-    t = Tabular(title="configurations by error of the model (against the fastest window)",
+    t = Tabular(title="configurations by error of the model (against the drift-corrected time)",
                 columns=[Column("Configuration", "left"), Column("Mult-adds (M)"),
                          Column("Measured (ms)"), Column("Predicted (ms)"), Column("Error")])
-    for r in sorted(rows, key=lambda r: -abs(r["pred"] - r["window"]) / r["window"]):
-        t.add([r["label"], f"{r['mult_adds'] / 1e6:,.1f}", f"{r['window'] * 1e3:.2f}",
-               f"{r['pred'] * 1e3:.2f}", f"{100 * (r['pred'] - r['window']) / r['window']:+.1f}%"])
+    for r in sorted(rows, key=lambda r: -abs(r["pred"] - r["corrected"]) / r["corrected"]):
+        t.add([r["label"], f"{r['mult_adds'] / 1e6:,.1f}", f"{r['corrected'] * 1e3:.2f}",
+               f"{r['pred'] * 1e3:.2f}", f"{100 * (r['pred'] - r['corrected']) / r['corrected']:+.1f}%"])
     con.print(t.to_rich())
-    t = Tabular(title="layers with the largest absolute error (hook timings, median pass)",
+    t = Tabular(title="layers with the largest absolute error (hook timings of the median pass, "
+                      "drift-corrected as their configuration)",
                 columns=[Column("Configuration", "left"), Column("Layer", "left"),
                          Column("Type", "left"), Column("Bound", "left"), Column("Measured (us)"),
                          Column("Predicted (us)"), Column("Error")])

@@ -774,6 +774,40 @@ def test_a_round_runs_in_a_fresh_process_and_reports_every_job():
     assert out[0]["pid"] != out[1]["pid"] and os.getpid() not in (out[0]["pid"], out[1]["pid"])
 
 
+def test_a_job_is_timed_against_the_reference_network_in_its_round():
+    from costmodel.latency import drift
+    from costmodel.latency.rounds import job, run_round
+    out = run_round([job(TINY, budget_s=0.01, window_s=0.001),
+                     job(TINY, budget_s=0.01, window_s=0.001, reference=False)], 1)
+    with_ref, without = out
+    # R J R J ... J R: one more reference window than windows, and the worker's ratio is
+    # drift.ratio of the two
+    assert len(with_ref["reference"]) == len(with_ref["windows"]) + 1 >= 4
+    assert with_ref["ratio"] == drift.ratio(with_ref["windows"], with_ref["reference"])
+    assert "reference" not in without and "ratio" not in without
+
+
+def test_a_job_timed_against_the_reference_gets_short_windows_by_default():
+    from costmodel.latency import bench, drift
+    from costmodel.latency.rounds import job
+    # between two reference windows the job's own must be short (10 ms), so both see one speed;
+    # a job timed alone keeps bench's 30 ms windows
+    assert job(TINY)["window_s"] == drift.WINDOW_S == 0.010
+    assert job(TINY, reference=False)["window_s"] == bench.WINDOW_S == 0.03
+    assert job(TINY, window_s=0.002)["window_s"] == 0.002
+
+
+def test_the_reference_network_is_a_mixed_cell_and_no_calibration_sample():
+    from costmodel.latency import calibrate as cal
+    from costmodel.latency.synthetic import REFERENCE
+    p = profile(REFERENCE.spec)
+    # 3x3 conv 32 -> 32 at 28x28: 32*32*9*784 mult-adds; depthwise 3x3: 32*9*784; 1x1: 32*32*784
+    convs = 32 * 32 * 9 * 784 + 32 * 9 * 784 + 32 * 32 * 784
+    assert {l.op for l in p.layers} >= {"conv2d", "depthwise", "pointwise", "batch_norm", "relu"}
+    assert p.mult_adds >= convs and p.mult_adds < convs * 1.01       # plus the BNs' and ReLUs' share
+    assert REFERENCE.spec not in [n.spec for n in cal.networks(False)]
+
+
 def test_a_failing_round_says_why():
     from costmodel.latency.rounds import job, run_round
     bad = {**TINY, "layers": [{"op": "no_such_op"}]}
@@ -782,32 +816,42 @@ def test_a_failing_round_says_why():
     assert "no_such_op" in str(e.value) and "job 1 failed in its child process" in str(e.value)
 
 
-def test_calibration_keeps_the_median_over_processes_of_each_rounds_fastest_window(monkeypatch):
+def test_calibration_keeps_the_median_over_processes_of_each_rounds_ratio_to_the_reference(monkeypatch):
     from costmodel.latency import calibrate as cal
     from costmodel.latency import rounds
     nets = [n for n in cal.networks(True) if n.family == "tiny"][:2]
-    # per round, each network's windows (found by its spec, whatever order the round runs in)
-    per_round = iter([[[3.0, 2.0, 4.0], [9.0, 8.0]],      # round 1: fastest windows 2 and 8
-                      [[5.0, 6.0, 7.0], [1.0, 1.5]],      # round 2: 5 and 1
-                      [[1.0, 9.0, 9.0], [7.0, 6.0]]])     # round 3: 1 and 6
+    # per round, each network's (windows, reference windows, ratio), found by its spec whatever
+    # order the round runs in; the ratios are the worker's, taken as they come
+    per_round = iter([[([3.0, 2.0, 4.0], [0.5, 0.6, 0.7, 0.8], 2.0), ([9.0, 8.0], [0.4, 0.5, 0.6], 8.0)],
+                      [([5.0, 6.0, 7.0], [0.3, 0.5, 0.5, 0.5], 5.0), ([1.0, 1.5], [0.9, 0.9, 0.9], 1.0)],
+                      [([1.0, 9.0, 9.0], [0.6, 0.6, 0.6, 0.6], 1.0), ([7.0, 6.0], [0.7, 0.7, 0.7], 6.0)]])
     extra = [rounds.job(TINY, budget_s=0.01)]
+    extra_refs = iter([[0.5, 0.5], [0.25, 0.5], [0.5, 0.5]])     # the fastest of all: 0.25, round 2
     calls, seen = [], []
 
     def fake(jobs, threads, on_result=None):
-        calls.append((len(jobs), threads))
-        windows = next(per_round) + [[0.5]]
+        calls.append((len(jobs), threads, [j["reference"] for j in jobs]))
+        timings = next(per_round) + [([0.5], next(extra_refs), 3.0)]
         specs = [n.spec for n in nets] + [TINY]
-        out = [{"i": k, "windows": windows[specs.index(j["spec"])]} for k, j in enumerate(jobs)]
+        out = []
+        for k, j in enumerate(jobs):
+            w, refs, ratio = timings[specs.index(j["spec"])]
+            out.append({"i": k, "windows": w, "reference": refs, "ratio": ratio})
         for r in out:
             on_result(r["i"], r)
         return out
     monkeypatch.setattr(rounds, "run_round", fake)
-    samples = cal.measure_all(nets, 1, 0.3, 3, extra=lambda r: extra,
-                              on_extra=lambda i, r, res: seen.append((i, r, res["windows"])))
-    assert calls == [(3, 1)] * 3
-    assert [s.time_s for s in samples] == [2.0, 6.0]     # medians of (2, 5, 1) and (8, 1, 6)
-    assert [s.rounds for s in samples] == [(2.0, 5.0, 1.0), (8.0, 1.0, 6.0)]
-    assert seen == [(0, 0, [0.5]), (0, 1, [0.5]), (0, 2, [0.5])]
+    timed = cal.measure_all(nets, 1, 0.3, 3, extra=lambda r: extra,
+                            on_extra=lambda i, r, res: seen.append((i, r, res["ratio"])))
+    assert calls == [(3, 1, [True] * 3)] * 3
+    # the reference's fastest window over every job of every round, the extra one's included
+    assert timed.reference_s == 0.25
+    # medians of the ratios (2, 5, 1) and (8, 1, 6), in units of 0.25 s
+    assert [s.time_s for s in timed.samples] == [0.5, 1.5]
+    assert [s.rounds for s in timed.samples] == [(0.5, 1.25, 0.25), (2.0, 0.25, 1.5)]
+    # and each round's uncorrected fastest window beside them
+    assert [s.raw for s in timed.samples] == [(2.0, 5.0, 1.0), (8.0, 1.0, 6.0)]
+    assert seen == [(0, 0, 3.0), (0, 1, 3.0), (0, 2, 3.0)]
 
 
 def test_each_round_runs_its_jobs_in_its_own_shuffled_order():
@@ -882,3 +926,33 @@ def test_without_fork_the_worker_runs_every_job_itself():
     assert [r["i"] for r in out] == [0, 1]
     assert out[0]["pid"] == out[1]["pid"] == worker["worker"]
     assert all(r["windows"] and min(r["windows"]) > 0 for r in out)
+
+
+# -- drift correction (costmodel.latency.drift) --------------------------------------------------
+
+def test_drift_ratio_divides_each_window_by_the_reference_around_it():
+    from costmodel.latency import drift
+    # windows 6, 9, 4 between references 1, 2, 4, 4: 6/1.5 = 4, 9/3 = 3, 4/4 = 1 -> median 3
+    assert drift.ratio([6.0, 9.0, 4.0], [1.0, 2.0, 4.0, 4.0]) == 3.0
+    # a machine twice as slow throughout gives the same ratio
+    assert drift.ratio([12.0, 18.0, 8.0], [2.0, 4.0, 8.0, 8.0]) == 3.0
+    # a slow phase over one window only moves that window's quotient, not the median
+    assert drift.ratio([6.0, 30.0, 6.0], [2.0, 2.0, 2.0, 2.0]) == 3.0
+    with pytest.raises(ValueError, match="3 windows need 4 reference windows, got 3"):
+        drift.ratio([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
+    assert drift.quiet([0.5, 0.4, 0.7]) == 0.4
+
+
+def test_paired_windows_alternate_starting_and_ending_with_the_reference():
+    from costmodel.latency import drift
+    log = []
+    windows, refs = drift.paired_windows(lambda: log.append("J"), lambda: log.append("R"),
+                                         budget_s=0.0, window_s=0.0, ref_window_s=0.0)
+    # with windows of no length, one call each: R J R J R J R (at least 3 windows)
+    assert "".join(log) == "RJRJRJR"
+    assert len(windows) == 3 and len(refs) == 4 and all(t >= 0 for t in windows + refs)
+    log.clear()
+    windows, refs = drift.paired_windows(lambda: log.append("J"), lambda: log.append("R"),
+                                         budget_s=0.0, window_s=0.0, ref_window_s=0.0,
+                                         min_windows=5)
+    assert "".join(log) == "R" + "JR" * 5 and len(refs) == len(windows) + 1 == 6

@@ -102,7 +102,7 @@ def calibrate(
                                  "0.05 s with --quick)."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=100, help="Timing rounds over all "
                                "networks, each in a fresh process; a network keeps the median over "
-                               "the rounds of its fastest window of calls in each (default 5, 2 with --quick)."),
+                               "the rounds of its time against the reference network in each (default 5, 2 with --quick)."),
 ) -> None:
     """Fit a device profile from torch measurements on this machine.
 
@@ -112,7 +112,9 @@ def calibrate(
     each class's overhead; deep chains whose weights leave the cache; random staged and whole
     mobile networks like a search space's samples; swept over shapes and channel counts;
     never the zoo's networks) are timed, in glibc's steady allocator state, each round in a
-    fresh process (a network keeps the median over the rounds), and the additive model's
+    fresh process (a network keeps the median over the rounds), each against a small reference
+    network timed between its windows of calls, so that the machine's own drift cancels (times
+    are at the machine's quiet speed: costmodel/latency/drift.py), and the additive model's
     constants (per op class: peak, bandwidths, overhead per kernel; the weight, kernel and
     last-level caches with their bandwidths) are fitted by bounded relative least squares
     (costmodel/latency/calibrate.py documents the method and why chains, not lone ops).
@@ -135,11 +137,13 @@ def calibrate(
                   TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
                   TextColumn("{task.description}"), console=err, transient=True) as bar:
         task = bar.add_task("", total=len(nets) * n_rounds)
-        samples = cal.measure_all(nets, threads, budget_s, n_rounds,
-                                  lambda n, r: bar.update(task, advance=1,
-                                                          description=f"round {r + 1}: {n.label[:50]}"))
+        timed = cal.measure_all(nets, threads, budget_s, n_rounds,
+                                lambda n, r: bar.update(task, advance=1,
+                                                        description=f"round {r + 1}: {n.label[:50]}"))
+    samples = timed.samples
     f = cal.fit(samples)
-    prof = cal.make_profile(name or out.stem, f, threads, quick, n_rounds, len(samples))
+    prof = cal.make_profile(name or out.stem, f, threads, quick, n_rounds, len(samples),
+                            reference_s=timed.reference_s)
     write_atomic(out, cal.dump(prof))
     t = Tabular(title=f"calibration fit: {prof.name} ({prof.cpu}, {threads} thread(s), "
                       f"torch {prof.torch})",
@@ -177,6 +181,9 @@ def calibrate(
                 f"1 - {f.llc_bytes / 2**20:g} MiB / its weight bytes of every kernel's weights "
                 f"at {f.dram_bandwidth / 1e9:,.2f} GB/s more." if f.dram_bandwidth else
                 "Memory: no last-level cache fitted (the samples did not need one).")]
+    t.notes.append(f"Times at the machine's quiet speed: each network's ratio to the reference "
+                   f"network timed beside it, times the reference's fastest window, "
+                   f"{timed.reference_s * 1e3:.3f} ms.")
     emit(t, "table")
     err.print(f"wrote {markup(out)}", highlight=False)
 

@@ -115,6 +115,19 @@ def time_call(fn, repeat: int, warmup: int, min_time_s: float = 0.0) -> list[flo
 WINDOW_S = 0.03
 
 
+def one_window(fn, window_s: float) -> tuple[float, float]:
+    """Consecutive calls of ``fn`` until at least ``window_s`` has passed (one call if it takes
+    longer): the mean seconds per call, and the window's length."""
+    calls = 0
+    t0 = time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        dt = time.perf_counter() - t0
+        if dt >= window_s:
+            return dt / calls, dt
+
+
 def window_means(fn, budget_s: float, window_s: float = WINDOW_S, min_windows: int = 3) -> list[float]:
     """Mean seconds per call of ``fn`` over consecutive windows of calls, each lasting at least
     ``window_s`` (a longer call is a window of its own), for about ``budget_s`` in all and at
@@ -122,15 +135,8 @@ def window_means(fn, budget_s: float, window_s: float = WINDOW_S, min_windows: i
     out: list[float] = []
     spent = 0.0
     while len(out) < min_windows or spent < budget_s:
-        calls = 0
-        t0 = time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            dt = time.perf_counter() - t0
-            if dt >= window_s:
-                break
-        out.append(dt / calls)
+        mean, dt = one_window(fn, window_s)
+        out.append(mean)
         spent += dt
     return out
 

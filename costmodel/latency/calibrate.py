@@ -6,11 +6,13 @@ spec -> graph -> torch path as every spec and timed in torch eager, inference mo
 at the given threads. Timing runs in ``rounds``, each in a fresh process
 (:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their time
 by up to 22% here, and stays for the life of the process): every network is timed in every
-round (warm-up, then windows of consecutive calls lasting at least 30 ms each, for its share of
-the budget) and keeps the median over the rounds of its fastest window in each (windows, not
-single calls: see ``costmodel.latency.bench.WINDOW_S``). On a shared machine another process
-only ever adds time, so the fastest window of a round drops a burst of contention; the median
-over processes is the time a user's process sees, not the luckiest placement. Five rounds
+round (warm-up, then windows of consecutive calls, 10 ms each,
+alternating with 5 ms windows of a fixed reference network, for its share of the budget) and
+keeps the median over the rounds of its ratio to the reference in each round, times the
+reference's fastest window over the whole run (:mod:`costmodel.latency.drift`: the shared
+machine's speed moves in phases as long as a round, which the ratio cancels, so a profile's
+times are at the machine's quiet speed). The median over processes is the time a user's
+process sees at that speed, not the luckiest placement. Five rounds
 (two with ``--quick``), each running its networks in an order of its own (``round_order``),
 each network in a child process forked for it (see :mod:`costmodel.latency.rounds`: what ran
 before a network changes its time).
@@ -87,11 +89,20 @@ class Sample:
     net: Synthetic
     kernels: tuple[Kernel, ...]
     time_s: float
-    rounds: tuple[float, ...] = ()      # each round's fastest window (time_s: their median)
+    rounds: tuple[float, ...] = ()      # each round's time (time_s: their median)
+    raw: tuple[float, ...] = ()         # each round's fastest window, uncorrected for drift
 
     @property
     def label(self) -> str:
         return self.net.label
+
+
+@dataclass
+class Timed:
+    """What ``measure_all`` timed: the samples, and the reference network's quiet time that
+    turned their ratios into seconds (``costmodel.latency.drift``)."""
+    samples: list[Sample]
+    reference_s: float
 
 
 def kernels_of(p) -> tuple[Kernel, ...]:
@@ -99,43 +110,54 @@ def kernels_of(p) -> tuple[Kernel, ...]:
     return tuple(k for l in p.layers for k in layer_traffic(l).kernels)
 
 
-def sample(net: Synthetic, time_s: float, rounds=()) -> Sample:
+def sample(net: Synthetic, time_s: float, rounds=(), raw=()) -> Sample:
     """A timed network as the fit sees it: its kernels and its time (and, where known, each
-    round's time)."""
-    return Sample(net, kernels_of(sample_profile(net)), time_s, tuple(rounds))
+    round's time, corrected and raw)."""
+    return Sample(net, kernels_of(sample_profile(net)), time_s, tuple(rounds), tuple(raw))
 
 
 def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: int = ROUNDS,
-                progress=None, extra=None, on_extra=None) -> list[Sample]:
+                progress=None, extra=None, on_extra=None) -> Timed:
     """Time every network in ``rounds`` rounds, each in a fresh process
     (:mod:`costmodel.latency.rounds`: where a process's tensors land in memory changes their
-    time), giving it about ``budget_s / rounds`` seconds a round: its fastest window of calls
-    (``bench.window_means``: the mean call of at least 30 ms of consecutive calls, shorter with
-    a tiny budget; at least 3 windows) in each round, and the median over the rounds. Each
-    round runs its jobs in its own shuffled order (``round_order``), so that no network always
-    follows the same one. ``progress(net, round)`` as each network ends. ``extra(round)``:
-    more jobs (``rounds.job``) timed in that round, shuffled in with the networks, their
-    results handed to ``on_extra(i, round, result)``: the latency benchmark times the zoo
-    this way, beside the calibration's networks, under the same conditions."""
-    from costmodel.latency.bench import WINDOW_S
+    time), giving it about ``budget_s / rounds`` seconds a round: windows of consecutive calls
+    alternating with windows of the reference network (``drift.paired_windows``), and its
+    ratio to the reference (``drift.ratio``) in each round. A network's time is the median of
+    its ratios over the rounds, times the reference's quiet time: its fastest window over the
+    whole run (every job's, ``extra`` ones included). Each round runs its jobs in its own
+    shuffled order (``round_order``), so that no network always follows the same one.
+    ``progress(net, round)`` as each network ends. ``extra(round)``: more jobs (``rounds.job``)
+    timed in that round, shuffled in with the networks, their results handed to
+    ``on_extra(i, round, result)``: the latency benchmark times the zoo this way, beside the
+    calibration's networks, under the same conditions (and scales their ratios by the
+    returned ``reference_s``)."""
+    from costmodel.latency import drift
     from costmodel.latency.rounds import job, run_round
     share = budget_s / rounds
-    jobs = [job(n.spec, budget_s=share, window_s=min(WINDOW_S, share / 3)) for n in nets]
-    per_round: list[list[float]] = [[] for _ in nets]
+    # at least 3 windows and 4 of the reference (5 ms each) fill a round's share
+    window_s = min(drift.WINDOW_S, max(share - 4 * drift.REFERENCE_WINDOW_S, share / 4) / 3)
+    jobs = [job(n.spec, budget_s=share, window_s=window_s) for n in nets]
+    ratios: list[list[float]] = [[] for _ in nets]
+    raw: list[list[float]] = [[] for _ in nets]
+    fastest_ref = [float("inf")]
     for r in range(rounds):
         both = jobs + (list(extra(r)) if extra else [])
         order = round_order(len(both), r)
 
         def done(k, res, r=r, order=order):
             i = order[k]
+            fastest_ref[0] = min(fastest_ref[0], drift.quiet(res["reference"]))
             if i >= len(nets):
                 on_extra(i - len(nets), r, res)
                 return
-            per_round[i].append(min(res["windows"]))
+            ratios[i].append(res["ratio"])
+            raw[i].append(min(res["windows"]))
             if progress:
                 progress(nets[i], r)
         run_round([both[i] for i in order], threads, done)
-    return [sample(n, statistics.median(t), t) for n, t in zip(nets, per_round)]
+    q = fastest_ref[0]
+    return Timed([sample(n, statistics.median(t) * q, [x * q for x in t], w)
+                  for n, t, w in zip(nets, ratios, raw)], q)
 
 
 def round_order(n: int, r: int) -> list[int]:
@@ -190,12 +212,17 @@ def bounded_least_squares(rows: list[list[float]], target: list[float], weights:
                           lower: list[float], sweeps: int = 3000) -> list[float]:
     """argmin over theta >= lower of sum(w_i^2 (rows_i . theta - target_i)^2), by projected
     coordinate descent on the normal equations (columns scaled to unit size first)."""
+    from operator import mul
     n = len(lower)
     scale = [max((abs(r[j]) for r in rows), default=0.0) or 1.0 for j in range(n)]
     a = [[w * r[j] / scale[j] for j in range(n)] for r, w in zip(rows, weights)]
     b = [w * t for t, w in zip(target, weights)]
-    g = [[sum(r[i] * r[j] for r in a) for j in range(n)] for i in range(n)]
-    h = [sum(r[i] * y for r, y in zip(a, b)) for i in range(n)]
+    cols = list(zip(*a)) if a else [()] * n
+    g = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            g[i][j] = g[j][i] = sum(map(mul, cols[i], cols[j]))
+    h = [sum(map(mul, cols[i], b)) for i in range(n)]
     lo = [lower[j] * scale[j] for j in range(n)]
     theta = list(lo)
     for _ in range(sweeps):
@@ -203,7 +230,7 @@ def bounded_least_squares(rows: list[list[float]], target: list[float], weights:
         for j in range(n):
             if g[j][j] <= 0:
                 continue
-            grad = sum(g[j][k] * theta[k] for k in range(n)) - h[j]
+            grad = sum(map(mul, g[j], theta)) - h[j]
             new = max(lo[j], theta[j] - grad / g[j][j])
             moved = max(moved, abs(new - theta[j]) / (abs(new) + 1e-30))
             theta[j] = new
@@ -324,11 +351,15 @@ METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth
           "by bounded relative least squares to synthetic networks (chains of cells, single "
           "layers, and whole staged and mobile networks weighing as much as the rest; never zoo "
           "networks), each timed at the median over {rounds} rounds (each network in a child "
-          "process of its own, in a shuffled order) of its fastest 30 ms window of calls")
+          "process of its own, in a shuffled order) of its ratio to a reference network timed "
+          "in 5 ms windows between its windows of calls (the median over its windows of the "
+          "window's time over the mean of the reference's on either side), times the "
+          "reference's fastest window in the run, {reference_ms:.4f} ms: times at the "
+          "machine's quiet speed")
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,
-                 n_samples: int = 0, by: str = "") -> DeviceProfile:
+                 n_samples: int = 0, by: str = "", reference_s: float = 0.0) -> DeviceProfile:
     """The fit as a profile; ``by``: what ran the calibration (default: `costmodel
     calibrate`)."""
     import torch
@@ -343,7 +374,7 @@ def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROU
                           f"{100 * f.within_10:.0f}% of them within 10%",
            "kind": "cpu", "dtype": "fp32", "threads": threads, "batch": 1,
            "torch": torch.__version__, "cpu": cpu_model(), "calibrated": now,
-           "method": METHOD.format(rounds=rounds), "model": "additive",
+           "method": METHOD.format(rounds=rounds, reference_ms=reference_s * 1e3), "model": "additive",
            "memory_bandwidth": bws[len(bws) // 2],
            **({"weight_cache_bytes": f.weight_cache_bytes,
                "cold_bandwidth": f.cold_bandwidth} if f.cold_bandwidth else {}),
@@ -363,5 +394,5 @@ def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROU
     return parse(raw, "<calibration>")
 
 
-__all__ = ["networks", "measure_all", "fit", "make_profile", "dump", "bounded_least_squares",
+__all__ = ["networks", "measure_all", "Timed", "fit", "make_profile", "dump", "bounded_least_squares",
            "features", "Sample"]

@@ -8,9 +8,9 @@ network timed twice in one process agreed within 2%, and in six fresh processes 
 for CIFAR) and 3.87-4.03 ms (MobileNetV3-Small 0.75): rounds in one process cannot average
 that away, and two 5-round benchmark runs agreed within 5% on only 34 of their 50
 configurations. So calibration and the latency benchmark time every round in a new process
-and keep, per network, the median over the rounds of its fastest window in each round (the
-fastest window filters another process's burst within a round; the median over processes
-estimates the time a user's process sees, not the luckiest placement).
+and keep, per network, the median over the rounds of its time in each round (its ratio to the
+reference network timed beside it, below; the median over processes estimates the time a
+user's process sees, not the luckiest placement).
 
 And a job's time depends on what ran before it. Timing the benchmark's 50 networks one after
 another in one process, in their order and then reversed, the first ten ran 5% faster
@@ -22,13 +22,19 @@ networks timed in a fixed order ran 6% slower (median) than shuffled. So the cal
 (``calibrate.round_order``), and the benchmark times its networks shuffled in with the
 calibration's, each seeing the same conditions.
 
+And the machine's speed moves during a round, in phases as long as a round: so each job is
+timed against the reference network (``costmodel.latency.drift``), built once in the worker
+before it forks (at one thread), its windows alternating with the job's.
+
 Protocol. The parent writes one JSON object to the worker's standard input: ``threads`` and
 ``jobs``, each ``{"spec": a zoo name or a spec dict, "settings": {...}, "budget_s",
-"window_s", "median": bool, "per_layer": bool}``; the worker (``python -m
+"window_s", "median": bool, "per_layer": bool, "reference": bool}``; the worker (``python -m
 costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
 warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the
-process that ran it), "windows": [seconds per call of each window]}``, with ``"median"`` (the
-median pass, ``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
+process that ran it), "windows": [seconds per call of each window]}``, with ``"reference"``
+(the reference's windows, one before, between and after the job's) and ``"ratio"``
+(``drift.ratio``) for a job timed against it, ``"median"`` (the median pass,
+``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
 """
 from __future__ import annotations
 
@@ -39,15 +45,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-from costmodel.latency.bench import WINDOW_S
+from costmodel.latency import bench, drift
 
 MEDIAN_PASSES = (3, 50)     # the median pass's timed calls, sized by the round's fastest window
 
 
-def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float = WINDOW_S,
-        median: bool = False, per_layer: bool = False) -> dict:
+def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float | None = None,
+        median: bool = False, per_layer: bool = False, reference: bool = True) -> dict:
+    """One job of a round (the module doc's protocol); ``window_s`` defaults to
+    ``drift.WINDOW_S`` for a job timed against the reference, ``bench.WINDOW_S`` otherwise."""
+    if window_s is None:
+        window_s = drift.WINDOW_S if reference else bench.WINDOW_S
     return {"spec": spec, "settings": settings or {}, "budget_s": budget_s,
-            "window_s": window_s, "median": median, "per_layer": per_layer}
+            "window_s": window_s, "median": median, "per_layer": per_layer,
+            "reference": reference}
 
 
 def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
@@ -82,20 +93,31 @@ def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
     return results
 
 
-def _one(i: int, j: dict, n_threads: int) -> dict:
-    """Build, warm up and time one job (in the process that calls it)."""
+def _one(i: int, j: dict, n_threads: int, ref=None) -> dict:
+    """Build, warm up and time one job (in the process that calls it); ``ref``: the reference
+    network's forward pass, for a job that asks to be timed against it."""
     import torch
 
     from costmodel.count.profile import Spec
+    from costmodel.latency import drift
     from costmodel.latency.bench import measure, threads, time_call, window_means
     from costmodel.torch.builder import build, example_input
     p = Spec.load(j["spec"]).profile(**j["settings"])
+    use_ref = j.get("reference", False)
     with threads(n_threads), torch.inference_mode():
+        if use_ref and ref is None:
+            ref = _reference()
         net, x = build(p.root), example_input(p.input_shape, 1)
         time_call(lambda: net(x), 0, 1)                          # warm-up
-        windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
+        if use_ref:
+            windows, refs = drift.paired_windows(lambda: net(x), ref, j["budget_s"], j["window_s"])
+        else:
+            windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
     del net, x
     r = {"i": i, "pid": os.getpid(), "windows": windows}
+    if use_ref:
+        r["reference"] = refs
+        r["ratio"] = drift.ratio(windows, refs)
     if j["median"]:
         lo, hi = MEDIAN_PASSES
         repeat = max(lo, min(hi, int(j["budget_s"] / max(min(windows), 1e-4))))
@@ -106,7 +128,23 @@ def _one(i: int, j: dict, n_threads: int) -> dict:
     return r
 
 
-def _forked(i: int, j: dict, n_threads: int) -> dict:
+def _reference():
+    """The reference network (``synthetic.REFERENCE``), built and warmed up: its forward pass
+    as a function of nothing."""
+    import torch
+
+    from costmodel.count.profile import Spec
+    from costmodel.latency.synthetic import REFERENCE
+    from costmodel.torch.builder import build, example_input
+    p = Spec.load(REFERENCE.spec).profile()
+    with torch.inference_mode():
+        net, x = build(p.root), example_input(p.input_shape, 1)
+        for _ in range(10):
+            net(x)
+    return lambda: net(x)           # called in inference mode, as the job's own passes
+
+
+def _forked(i: int, j: dict, n_threads: int, ref=None) -> dict:
     """``_one`` in a child forked from this process, which has imported torch and run only
     the tiny warm-up networks: every job starts from the same process state (see the module
     doc)."""
@@ -117,7 +155,7 @@ def _forked(i: int, j: dict, n_threads: int) -> dict:
         code = 1
         try:
             with os.fdopen(write, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(_one(i, j, n_threads)))
+                fh.write(json.dumps(_one(i, j, n_threads, ref)))
             code = 0
         except BaseException:                      # noqa: BLE001 - reported by the parent
             import traceback
@@ -161,13 +199,21 @@ def _work(request: dict, out) -> None:
     steady_allocator()
     n_threads = request["threads"]
     run = _forked if hasattr(os, "fork") else _one
+    ref = None
+    if any(j.get("reference") for j in request["jobs"]) and (run is _one or n_threads == 1):
+        # built once, before forking: every child times the same one (at more threads, running
+        # it here would start the thread pool, which a fork does not survive: each child then
+        # builds its own)
+        from costmodel.latency.bench import threads
+        with threads(n_threads):
+            ref = _reference()
     if run is _forked:
         if n_threads == 1:
             _warm_up()
         import gc
         gc.freeze()     # the children's collections then leave the parent's objects (and pages) alone
     for i, j in enumerate(request["jobs"]):
-        out.write(json.dumps(run(i, j, n_threads)) + "\n")
+        out.write(json.dumps(run(i, j, n_threads, ref)) + "\n")
         out.flush()
 
 

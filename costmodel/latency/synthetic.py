@@ -391,6 +391,13 @@ def _mlp() -> list[Synthetic]:
     return out
 
 
+# The network every job is timed against (costmodel.latency.drift), never a calibration sample:
+# a 3x3 conv, a depthwise and a 1x1 conv, each with its batch norm and ReLU, at 32 x 28 x 28.
+REFERENCE = Synthetic("reference: dense(3) and dwsep on 32x28x28", "reference",
+                      {"name": "synthetic_reference", "input": [32, 28, 28],
+                       "layers": dense(32) + dwsep(32)})
+
+
 def networks(quick: bool = False) -> list[Synthetic]:
     """The calibration set: fixed chains, single-layer networks, then seeded random chains
     (``quick``: no random ones)."""
@@ -403,4 +410,4 @@ def networks(quick: bool = False) -> list[Synthetic]:
     return fixed + singles + staged + mobile + _random(RANDOM, SEED, {n.label for n in fixed + singles})
 
 
-__all__ = ["Synthetic", "networks", "FIXED", "RANDOM", "STAGED", "MOBILE", "SEED"]
+__all__ = ["Synthetic", "networks", "REFERENCE", "FIXED", "RANDOM", "STAGED", "MOBILE", "SEED"]
