@@ -70,6 +70,13 @@ from costmodel.papers.rank import spearman  # noqa: E402
 
 MEASUREMENTS_FORMAT = 3
 
+# the timings each configuration keeps per round (keys of its entry in ``best`` and of its row),
+# the prediction each is scored against, and its title: the model fitted to drift-corrected
+# samples for the drift-corrected time, the one fitted to uncorrected samples for the others
+MEASURED = (("corrected", "pred", "drift-corrected (ratio to the reference network x its fastest window)"),
+            ("windows", "pred_raw", "fastest window, uncorrected"),
+            ("medians", "pred_raw", "median pass, uncorrected"))
+
 # (spec, settings): every zoo spec at its defaults, then variants
 CONFIGS: list[tuple[str, dict]] = [
     ("alexnet", {}), ("ghost_resnet50", {}), ("ghost_resnet56_cifar", {}), ("ghost_vgg16_cifar", {}),
@@ -234,8 +241,7 @@ def main() -> None:
         label = name + ("" if not settings else " " + ",".join(f"{k}={v}" for k, v in settings.items()))
         rows.append({"label": label, "mult_adds": p.mult_adds, "pred": pr.time_s,
                      "pred_raw": predict(p, raw_dev).time_s,
-                     "corrected": statistics.median(b["corrected"]),
-                     "window": statistics.median(b["windows"]), "median": statistics.median(b["medians"])})
+                     **{key: statistics.median(b[key]) for key, _, _ in MEASURED}})
         by = {l.traffic.name: l for l in pr.layers}
         # the hook timings (the last round's) at the quiet speed: scaled by that round's
         # drift-corrected time over its median pass
@@ -245,20 +251,18 @@ def main() -> None:
                                by[l["name"]].time_s, by[l["name"]].bound))
         con.print(f"{label}: measured {rows[-1]['corrected'] * 1e3:.2f} ms (drift-corrected, median "
                   f"over {len(b['windows'])} processes; uncorrected: fastest window "
-                  f"{rows[-1]['window'] * 1e3:.2f}, median pass {rows[-1]['median'] * 1e3:.2f}), "
+                  f"{rows[-1]['windows'] * 1e3:.2f}, median pass {rows[-1]['medians'] * 1e3:.2f}), "
                   f"predicted {pr.time_s * 1e3:.2f} ms")
-    what = {"corrected": "drift-corrected (ratio to the reference network x its fastest window)",
-            "window": "fastest window, uncorrected", "median": "median pass, uncorrected"}
-    for ref in ("corrected", "window", "median"):
+    for ref, pred, what in MEASURED:
         meas = [r[ref] for r in rows]
         k = statistics.median(r[ref] / r["mult_adds"] for r in rows)
-        model = scores([r["pred" if ref == "corrected" else "pred_raw"] for r in rows], meas)
+        model = scores([r[pred] for r in rows], meas)
         base = scores([k * r["mult_adds"] for r in rows], meas)
-        t = Tabular(title=f"{len(rows)} configurations, measured = {what[ref]} (median over "
+        t = Tabular(title=f"{len(rows)} configurations, measured = {what} (median over "
                           f"processes), {args.threads} thread(s), batch 1, fp32",
                     columns=[Column("Predictor", "left"), Column("Spearman"), Column("MAPE"),
                              Column("within 10%"), Column("within 20%")])
-        rep = repeatability([b[{"corrected": "corrected", "window": "windows", "median": "medians"}[ref]] for b in best])
+        rep = repeatability([b[ref] for b in best])
         model_name = (f"{dev.model} model (calibrated on synthetic networks"
                       + (", drift-corrected)" if ref == "corrected" else
                          ", uncorrected fastest windows)" if not args.profile else ")"))

@@ -139,14 +139,15 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
     jobs = [job(n.spec, budget_s=share, window_s=window_s) for n in nets]
     ratios: list[list[float]] = [[] for _ in nets]
     raw: list[list[float]] = [[] for _ in nets]
-    fastest_ref = [float("inf")]
+    fastest_ref = float("inf")
     for r in range(rounds):
         both = jobs + (list(extra(r)) if extra else [])
         order = round_order(len(both), r)
 
         def done(k, res, r=r, order=order):
+            nonlocal fastest_ref
             i = order[k]
-            fastest_ref[0] = min(fastest_ref[0], drift.quiet(res["reference"]))
+            fastest_ref = min(fastest_ref, drift.quiet(res["reference"]))
             if i >= len(nets):
                 on_extra(i - len(nets), r, res)
                 return
@@ -155,7 +156,7 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
             if progress:
                 progress(nets[i], r)
         run_round([both[i] for i in order], threads, done)
-    q = fastest_ref[0]
+    q = fastest_ref
     return Timed([sample(n, statistics.median(t) * q, [x * q for x in t], w)
                   for n, t, w in zip(nets, ratios, raw)], q)
 
