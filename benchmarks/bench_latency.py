@@ -220,7 +220,9 @@ def main() -> None:
         dev = cal.make_profile(name, f, args.threads, args.quick, args.rounds, len(samples),
                                by="`python benchmarks/bench_latency.py --save-profile` (its "
                                   "measurements of the zoo, which the fit never sees, shuffled "
-                                  "into the same rounds)", reference_s=reference_s)
+                                  "into the same rounds)", reference_s=reference_s,
+                               torch_version=saved["machine"]["torch"] if args.measurements else "",
+                               calibrated=saved["when"] if args.measurements else "")
         if args.save_profile:
             write_atomic(args.save_profile, cal.dump(dev))
             con.print(f"wrote {args.save_profile}")

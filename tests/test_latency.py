@@ -417,17 +417,26 @@ def test_latency_imports_no_torch():
 
 
 def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
+    """In a process of its own, which never imports torch: the worker processes time the
+    networks, and the profile names the worker's torch."""
     out = tmp_path / "quick.yaml"
-    r = cli("calibrate", "--quick", "--budget", "0.002", "--out", out)
-    assert r.code == 0, r
+    code = ("import sys; from costmodel.cli.app import main\n"
+            f"try:\n    main(['calibrate', '--quick', '--budget', '0.002', '--out', {str(out)!r}])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr[-2000:]
     prof = devices.load_file(out)
-    assert prof.threads == 1 and prof.kind == "cpu" and prof.torch and prof.cpu
+    import torch
+    assert prof.threads == 1 and prof.kind == "cpu" and prof.cpu
+    assert prof.torch == torch.__version__      # reported by the worker that timed the networks
     assert prof.format == 2 and prof.model == "additive"
     from costmodel.latency.synthetic import networks
     assert "143 synthetic networks" in prof.description
     assert all(prof.cls(c).samples >= 1 and prof.cls(c).memory_bandwidth for c in ("conv", "depthwise", "data_movement"))
-    assert "Fit MAPE" in r.out and "conv1x1" in r.out and "Bandwidth (GB/s)" in r.out
-    assert "Working set:" in r.out and "Spill:" in r.out
+    assert "Fit MAPE" in r.stdout and "conv1x1" in r.stdout and "Bandwidth (GB/s)" in r.stdout
+    assert "Working set:" in r.stdout and "Spill:" in r.stdout
     assert not list(tmp_path.glob(".*.tmp"))
     assert cli("latency", "mobilenet_v1", "--device", out).code == 0
 
@@ -721,6 +730,40 @@ def test_the_fit_finds_the_last_level_cache_and_the_dram_bandwidth():
     assert fit.dram_bandwidth == pytest.approx(dram, rel=1e-5)
 
 
+def test_the_scan_ranks_by_short_fits_then_fits_its_choice_in_full(monkeypatch):
+    """Every trial of the cache sizes' scan is a short fit (SCAN_SWEEPS); only the sizes it
+    keeps are fitted in full (SWEEPS), and the same without each cache they price (at most
+    four full fits); the profile is the one of a scan made of full fits."""
+    from costmodel.latency import calibrate as cal
+    cache, cold = float(1 << 20), 2e9
+    shapes = ((1, 2e6, 1e5, 3e4), (3, 1e6, 4e5, 1e5), (2, 8e6, 2e5, 4e5), (5, 5e5, 1e6, 2e3),
+              (4, 3e6, 7e4, 1e6), (2, 1e5, 3e5, 6e4))
+
+    def extra(n, e, w):
+        return max(0.0, 1 - cache / (n * 4 * w)) * n * 4 * (e + w) / cold
+
+    calls = []
+    solve = cal.bounded_least_squares
+
+    def counted(rows, target, weights, lower, sweeps=cal.SWEEPS, start=None):
+        calls.append(sweeps)
+        return solve(rows, target, weights, lower, sweeps, start)
+
+    monkeypatch.setattr(cal, "bounded_least_squares", counted)
+    short = _hand_fit(shapes, extra)
+    assert cal.SCAN_SWEEPS < cal.SWEEPS
+    short_fits = [c for c in calls if c == cal.SCAN_SWEEPS]
+    full_fits = len(calls) - len(short_fits)
+    assert 2 <= full_fits <= 4 and calls[-full_fits:] == [cal.SWEEPS] * full_fits
+    # the scan tries every size of the three lists (and none for each) at least once
+    assert len(short_fits) >= len(cal.CACHE_SIZES) + len(cal.SPILL_SIZES) + len(cal.LLC_SIZES) + 1
+    monkeypatch.setattr(cal, "SCAN_SWEEPS", cal.SWEEPS)
+    full = _hand_fit(shapes, extra)
+    assert (short.weight_cache_bytes, short.kernel_cache_bytes, short.llc_bytes) == \
+        (full.weight_cache_bytes, full.kernel_cache_bytes, full.llc_bytes) == (cache, None, None)
+    assert short.classes == full.classes and short.cold_bandwidth == full.cold_bandwidth
+
+
 STEADY = r"""
 import ctypes, resource, sys
 sys.path.insert(0, sys.argv[1])
@@ -772,6 +815,8 @@ def test_a_round_runs_in_a_fresh_process_and_reports_every_job():
     assert [l["name"] for l in out[1]["layers"]] == [l.name for l in profile(TINY).layers]
     # each job in a child of its own, not in this process nor in one shared worker
     assert out[0]["pid"] != out[1]["pid"] and os.getpid() not in (out[0]["pid"], out[1]["pid"])
+    import torch
+    assert out[0]["torch"] == out[1]["torch"] == torch.__version__
 
 
 def test_a_job_is_timed_against_the_reference_network_in_its_round():
@@ -836,7 +881,7 @@ def test_calibration_keeps_the_median_over_processes_of_each_rounds_ratio_to_the
         out = []
         for k, j in enumerate(jobs):
             w, refs, ratio = timings[specs.index(j["spec"])]
-            out.append({"i": k, "windows": w, "reference": refs, "ratio": ratio})
+            out.append({"i": k, "torch": "9.8.7", "windows": w, "reference": refs, "ratio": ratio})
         for r in out:
             on_result(r["i"], r)
         return out
@@ -852,6 +897,7 @@ def test_calibration_keeps_the_median_over_processes_of_each_rounds_ratio_to_the
     # and each round's uncorrected fastest window beside them
     assert [s.raw for s in timed.samples] == [(2.0, 5.0, 1.0), (8.0, 1.0, 6.0)]
     assert seen == [(0, 0, 3.0), (0, 1, 3.0), (0, 2, 3.0)]
+    assert timed.torch == "9.8.7"           # the workers' torch, for the profile to name
 
 
 def test_each_round_runs_its_jobs_in_its_own_shuffled_order():
@@ -956,3 +1002,14 @@ def test_paired_windows_alternate_starting_and_ending_with_the_reference():
                                          budget_s=0.0, window_s=0.0, ref_window_s=0.0,
                                          min_windows=5)
     assert "".join(log) == "R" + "JR" * 5 and len(refs) == len(windows) + 1 == 6
+
+
+def test_a_rounds_share_sets_the_window_length():
+    """3 windows and the 4 reference windows of 5 ms around them fill a round's share of the
+    budget: 10 ms windows from 50 ms on, shorter below, never under a twelfth of the share."""
+    from costmodel.latency import drift
+    assert drift.window_for(0.080) == drift.window_for(0.050) == 0.010
+    assert drift.window_for(0.035) == pytest.approx((0.035 - 0.020) / 3)     # 5 ms
+    # calibrate --quick: 0.05 s over 2 rounds = 25 ms a round: max(5 ms, 6.25 ms) / 3
+    assert drift.window_for(0.025) == pytest.approx(0.025 / 4 / 3)
+    assert drift.window_for(0.004) == pytest.approx(0.004 / 12)

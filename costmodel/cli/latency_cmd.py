@@ -143,7 +143,7 @@ def calibrate(
     samples = timed.samples
     f = cal.fit(samples)
     prof = cal.make_profile(name or out.stem, f, threads, quick, n_rounds, len(samples),
-                            reference_s=timed.reference_s)
+                            reference_s=timed.reference_s, torch_version=timed.torch)
     write_atomic(out, cal.dump(prof))
     t = Tabular(title=f"calibration fit: {prof.name} ({prof.cpu}, {threads} thread(s), "
                       f"torch {prof.torch})",

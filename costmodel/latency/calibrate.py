@@ -103,6 +103,7 @@ class Timed:
     turned their ratios into seconds (``costmodel.latency.drift``)."""
     samples: list[Sample]
     reference_s: float
+    torch: str = ""         # the version of torch that timed them (the worker's)
 
 
 def kernels_of(p) -> tuple[Kernel, ...]:
@@ -134,20 +135,21 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
     from costmodel.latency import drift
     from costmodel.latency.rounds import job, run_round
     share = budget_s / rounds
-    # at least 3 windows and 4 of the reference (5 ms each) fill a round's share
-    window_s = min(drift.WINDOW_S, max(share - 4 * drift.REFERENCE_WINDOW_S, share / 4) / 3)
+    window_s = drift.window_for(share)
     jobs = [job(n.spec, budget_s=share, window_s=window_s) for n in nets]
     ratios: list[list[float]] = [[] for _ in nets]
     raw: list[list[float]] = [[] for _ in nets]
     fastest_ref = float("inf")
+    version = ""
     for r in range(rounds):
         both = jobs + (list(extra(r)) if extra else [])
         order = round_order(len(both), r)
 
         def done(k, res, r=r, order=order):
-            nonlocal fastest_ref
+            nonlocal fastest_ref, version
             i = order[k]
             fastest_ref = min(fastest_ref, drift.quiet(res["reference"]))
+            version = res["torch"]
             if i >= len(nets):
                 on_extra(i - len(nets), r, res)
                 return
@@ -158,7 +160,7 @@ def measure_all(nets: list[Synthetic], threads: int, budget_s: float, rounds: in
         run_round([both[i] for i in order], threads, done)
     q = fastest_ref
     return Timed([sample(n, statistics.median(t) * q, [x * q for x in t], w)
-                  for n, t, w in zip(nets, ratios, raw)], q)
+                  for n, t, w in zip(nets, ratios, raw)], q, version)
 
 
 def round_order(n: int, r: int) -> list[int]:
@@ -207,12 +209,19 @@ LOWER = [b for _ in CLASSES
 CACHE_SIZES = tuple(float(1 << n) for n in range(18, 26))     # weight cache: 256 KiB .. 32 MiB
 SPILL_SIZES = tuple(float(1 << n) for n in range(18, 24))     # kernel cache: 256 KiB .. 8 MiB
 LLC_SIZES = tuple(float(1 << n) for n in range(24, 30))       # last level: 16 MiB .. 512 MiB
+# Sweeps of coordinate descent: the fit itself, and each trial of the cache sizes' scan (see
+# ``fit``: the scan only ranks the trials; on the measured samples the last 90% of the sweeps
+# change a trial's loss by about 1e-7 of it, far less than the trials differ by).
+SWEEPS = 3000
+SCAN_SWEEPS = 300
 
 
 def bounded_least_squares(rows: list[list[float]], target: list[float], weights: list[float],
-                          lower: list[float], sweeps: int = 3000) -> list[float]:
+                          lower: list[float], sweeps: int = SWEEPS,
+                          start: list[float] | None = None) -> list[float]:
     """argmin over theta >= lower of sum(w_i^2 (rows_i . theta - target_i)^2), by projected
-    coordinate descent on the normal equations (columns scaled to unit size first)."""
+    coordinate descent on the normal equations (columns scaled to unit size first), from
+    ``start`` (default: ``lower``)."""
     from operator import mul
     n = len(lower)
     scale = [max((abs(r[j]) for r in rows), default=0.0) or 1.0 for j in range(n)]
@@ -225,7 +234,7 @@ def bounded_least_squares(rows: list[list[float]], target: list[float], weights:
             g[i][j] = g[j][i] = sum(map(mul, cols[i], cols[j]))
     h = [sum(map(mul, cols[i], b)) for i in range(n)]
     lo = [lower[j] * scale[j] for j in range(n)]
-    theta = list(lo)
+    theta = list(lo) if start is None else [max(l, t * c) for l, t, c in zip(lo, start, scale)]
     for _ in range(sweeps):
         moved = 0.0
         for j in range(n):
@@ -284,7 +293,13 @@ def fit(samples: list[Sample]) -> Fit:
     three cache sizes are not linear in the model: the fit scans one at a time over its sizes
     (``CACHE_SIZES``, ``SPILL_SIZES``, ``LLC_SIZES``, each also none) with the others at their
     best so far, the weight cache, the kernel cache, the last level, then the weight cache
-    again, and keeps the best fit it saw (ties: no cache, then the smaller)."""
+    again, and keeps the best fit it saw (ties: no cache, then the smaller). The scan ranks
+    its trials by short fits (``SCAN_SWEEPS``, each from the best constants so far); the
+    sizes it keeps are then fitted in full (``SWEEPS``), and so is each of them without one of
+    its caches, which goes where the full fit does no better with it (a short fit can gain a
+    little from a spare term it has not converged without). On the four saved benchmark runs
+    of 3 December: the same sizes and the same predictions as full fits throughout, in a
+    third of the time."""
     plain = [features(s.kernels) for s in samples]
     used = [any(r[PER_CLASS * i] for r in plain) for i in range(len(CLASSES))]
     missing = [c for c, u in zip(CLASSES, used) if not u]
@@ -293,23 +308,46 @@ def fit(samples: list[Sample]) -> Fit:
     target, weights = [s.time_s for s in samples], sample_weights(samples)
     tried: dict[tuple, tuple] = {}
 
+    def solve(sizes: tuple, sweeps: int, start=None):
+        rows = plain if sizes == (None, None, None) else \
+            [features(s.kernels, *sizes) for s in samples]
+        theta = bounded_least_squares(rows, target, weights, LOWER, sweeps, start)
+        preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
+        return rows, theta, preds
+
+    lead: list = [float("inf"), None]       # the scan's lowest loss so far, and its constants
+
     def attempt(sizes: tuple):
         if sizes not in tried:
-            rows = plain if sizes == (None, None, None) else \
-                [features(s.kernels, *sizes) for s in samples]
-            theta = bounded_least_squares(rows, target, weights, LOWER)
-            preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
-            loss = sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights))
-            tried[sizes] = (loss, rows, theta, preds)
-        return tried[sizes][0]
+            _, theta, preds = solve(sizes, SCAN_SWEEPS, lead[1])
+            tried[sizes] = sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights))
+            if tried[sizes] < lead[0]:
+                lead[:] = [tried[sizes], theta]
+        return tried[sizes]
 
     best = [None, None, None]
     for i in (0, 1, 2, 0):
         def key(c, i=i):
             return attempt(tuple(c if j == i else b for j, b in enumerate(best))), c is not None, c or 0
         best[i] = min((None, *(CACHE_SIZES, SPILL_SIZES, LLC_SIZES)[i]), key=key)
+    # the choice fitted in full, and each cache it prices fitted in full without that cache:
+    # where the short fits' ranking kept a cache the full fit does no better with, it goes
+    full: dict[tuple, tuple] = {}
+
+    def fitted(sizes: tuple):
+        if sizes not in full:
+            rows, theta, preds = solve(sizes, SWEEPS)
+            full[sizes] = (sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights)),
+                           rows, theta, preds)
+        return full[sizes]
+
+    for i in range(3):
+        if best[i] is not None:
+            without = tuple(None if j == i else b for j, b in enumerate(best))
+            if fitted(without)[0] <= fitted(tuple(best))[0]:
+                best[i] = None
     cache, spill, llc = best
-    _, rows, theta, preds = tried[tuple(best)]
+    _, rows, theta, preds = fitted(tuple(best))
     errs = [abs(p - s.time_s) / s.time_s for p, s in zip(preds, samples)]
 
     def needed(i):     # a term the fit left at its bound (or that no sample has) is not written
@@ -360,12 +398,16 @@ METHOD = ("additive model t = overhead + FLOPs/peak + activation bytes/bandwidth
 
 
 def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROUNDS,
-                 n_samples: int = 0, by: str = "", reference_s: float = 0.0) -> DeviceProfile:
+                 n_samples: int = 0, by: str = "", reference_s: float = 0.0,
+                 torch_version: str = "", calibrated: str = "") -> DeviceProfile:
     """The fit as a profile; ``by``: what ran the calibration (default: `costmodel
-    calibrate`)."""
-    import torch
+    calibrate`); ``torch_version``: the torch that timed it (``Timed.torch``; default: this
+    process's, which imports it); ``calibrated``: when the timing ended (default: now)."""
     from costmodel.latency.bench import cpu_model
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if not torch_version:
+        import torch
+        torch_version = torch.__version__
+    now = calibrated or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     bws = sorted(c.memory_bandwidth for c in f.classes.values())
     by = by or f"`costmodel calibrate{' --quick' if quick else ''}`"
     raw = {"format": FORMAT, "name": name,
@@ -374,7 +416,7 @@ def make_profile(name: str, f: Fit, threads: int, quick: bool, rounds: int = ROU
                           f"networks; fit error {100 * f.mape:.1f}% (mean), "
                           f"{100 * f.within_10:.0f}% of them within 10%",
            "kind": "cpu", "dtype": "fp32", "threads": threads, "batch": 1,
-           "torch": torch.__version__, "cpu": cpu_model(), "calibrated": now,
+           "torch": torch_version, "cpu": cpu_model(), "calibrated": now,
            "method": METHOD.format(rounds=rounds, reference_ms=reference_s * 1e3), "model": "additive",
            "memory_bandwidth": bws[len(bws) // 2],
            **({"weight_cache_bytes": f.weight_cache_bytes,

@@ -38,11 +38,21 @@ from costmodel.latency.bench import one_window
 
 REFERENCE_WINDOW_S = 0.005      # about 12 calls of the reference: short, so it brackets each window closely
 WINDOW_S = 0.010                # a job's window between two of the reference's: short, so both see the same speed
+MIN_WINDOWS = 3                 # a job's windows at the least (a ratio is their median)
+
+
+def window_for(share_s: float) -> float:
+    """The job's window length for ``share_s`` seconds of timing (its budget in one round):
+    ``WINDOW_S``, or shorter where ``MIN_WINDOWS`` windows and the ``MIN_WINDOWS + 1``
+    reference windows around them would not fit (never under a quarter of the share over
+    ``MIN_WINDOWS``)."""
+    refs = (MIN_WINDOWS + 1) * REFERENCE_WINDOW_S
+    return min(WINDOW_S, max(share_s - refs, share_s / 4) / MIN_WINDOWS)
 
 
 def paired_windows(fn, ref, budget_s: float, window_s: float,
                    ref_window_s: float = REFERENCE_WINDOW_S,
-                   min_windows: int = 3) -> tuple[list[float], list[float]]:
+                   min_windows: int = MIN_WINDOWS) -> tuple[list[float], list[float]]:
     """Windows of ``fn`` (mean seconds per call of each) alternating with windows of ``ref``,
     starting and ending with ``ref``: ``(windows, refs)`` with ``len(refs) == len(windows) + 1``.
     At least ``min_windows`` windows of ``fn``, and more until ``budget_s`` has passed (the

@@ -31,7 +31,8 @@ Protocol. The parent writes one JSON object to the worker's standard input: ``th
 "window_s", "median": bool, "per_layer": bool, "reference": bool}``; the worker (``python -m
 costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
 warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the
-process that ran it), "windows": [seconds per call of each window]}``, with ``"reference"``
+process that ran it), "torch" (its version), "windows": [seconds per call of each window]}``,
+with ``"reference"``
 (the reference's windows, one before, between and after the job's) and ``"ratio"``
 (``drift.ratio``) for a job timed against it, ``"median"`` (the median pass,
 ``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
@@ -114,7 +115,7 @@ def _one(i: int, j: dict, n_threads: int, ref=None) -> dict:
         else:
             windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
     del net, x
-    r = {"i": i, "pid": os.getpid(), "windows": windows}
+    r = {"i": i, "pid": os.getpid(), "torch": torch.__version__, "windows": windows}
     if use_ref:
         r["reference"] = refs
         r["ratio"] = drift.ratio(windows, refs)
