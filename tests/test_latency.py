@@ -404,15 +404,22 @@ def test_latency_command_formats(cli):
     assert cli("latency", "mobilenet_v2").code == 0      # the shipped default profile
 
 
-def test_latency_imports_no_torch():
+def _cli_without(modules: tuple, *args: str) -> subprocess.CompletedProcess:
+    """`costmodel ARGS` in a fresh process that exits non-zero if the command fails or
+    imports any of ``modules``."""
     code = ("import sys; from costmodel.cli.app import main\n"
-            "try:\n    main(['latency', 'mobilenet_v2', '--format', 'json'])\n"
+            f"try:\n    main({[str(a) for a in args]!r})\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "bad = [m for m in ('torch', 'fvcore', 'matplotlib', 'onnx') if m in sys.modules]\n"
+            f"bad = [m for m in {modules!r} if m in sys.modules]\n"
             "assert not bad, bad\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
     assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+def test_latency_imports_no_torch():
+    r = _cli_without(("torch", "fvcore", "matplotlib", "onnx"), "latency", "mobilenet_v2", "--format", "json")
     assert json.loads(r.stdout)["kind"] == "predicted"
 
 
@@ -420,13 +427,7 @@ def test_calibrate_quick_writes_a_profile_that_predicts(cli, tmp_path):
     """In a process of its own, which never imports torch: the worker processes time the
     networks, and the profile names the worker's torch."""
     out = tmp_path / "quick.yaml"
-    code = ("import sys; from costmodel.cli.app import main\n"
-            f"try:\n    main(['calibrate', '--quick', '--budget', '0.002', '--out', {str(out)!r}])\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "assert 'torch' not in sys.modules\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = _cli_without(("torch",), "calibrate", "--quick", "--budget", "0.002", "--out", out)
     prof = devices.load_file(out)
     import torch
     assert prof.threads == 1 and prof.kind == "cpu" and prof.cpu

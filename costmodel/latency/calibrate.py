@@ -306,23 +306,25 @@ def fit(samples: list[Sample]) -> Fit:
     if missing:
         raise ValueError(f"no calibration sample runs a kernel of class {', '.join(missing)}")
     target, weights = [s.time_s for s in samples], sample_weights(samples)
-    tried: dict[tuple, tuple] = {}
+    tried: dict[tuple, float] = {}
 
     def solve(sizes: tuple, sweeps: int, start=None):
+        """(loss, rows, theta, predictions) of the fit at these cache sizes."""
         rows = plain if sizes == (None, None, None) else \
             [features(s.kernels, *sizes) for s in samples]
         theta = bounded_least_squares(rows, target, weights, LOWER, sweeps, start)
         preds = [sum(x * t for x, t in zip(r, theta)) for r in rows]
-        return rows, theta, preds
+        return sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights)), rows, theta, preds
 
-    lead: list = [float("inf"), None]       # the scan's lowest loss so far, and its constants
+    lead_loss, lead = float("inf"), None        # the scan's lowest loss so far, and its constants
 
     def attempt(sizes: tuple):
+        nonlocal lead_loss, lead
         if sizes not in tried:
-            _, theta, preds = solve(sizes, SCAN_SWEEPS, lead[1])
-            tried[sizes] = sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights))
-            if tried[sizes] < lead[0]:
-                lead[:] = [tried[sizes], theta]
+            loss, _, theta, _ = solve(sizes, SCAN_SWEEPS, lead)
+            tried[sizes] = loss
+            if loss < lead_loss:
+                lead_loss, lead = loss, theta
         return tried[sizes]
 
     best = [None, None, None]
@@ -336,9 +338,7 @@ def fit(samples: list[Sample]) -> Fit:
 
     def fitted(sizes: tuple):
         if sizes not in full:
-            rows, theta, preds = solve(sizes, SWEEPS)
-            full[sizes] = (sum((w * (p - t)) ** 2 for p, t, w in zip(preds, target, weights)),
-                           rows, theta, preds)
+            full[sizes] = solve(sizes, SWEEPS)
         return full[sizes]
 
     for i in range(3):

@@ -32,9 +32,8 @@ Protocol. The parent writes one JSON object to the worker's standard input: ``th
 costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
 warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the
 process that ran it), "torch" (its version), "windows": [seconds per call of each window]}``,
-with ``"reference"``
-(the reference's windows, one before, between and after the job's) and ``"ratio"``
-(``drift.ratio``) for a job timed against it, ``"median"`` (the median pass,
+with ``"reference"`` (the reference's windows, one before, between and after the job's) and
+``"ratio"`` (``drift.ratio``) for a job timed against it, ``"median"`` (the median pass,
 ``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
 """
 from __future__ import annotations
