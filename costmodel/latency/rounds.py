@@ -26,12 +26,22 @@ And the machine's speed moves during a round, in phases as long as a round: so e
 timed against the reference network (``costmodel.latency.drift``), built once in the worker
 before it forks (at one thread), its windows alternating with the job's.
 
+And the worker's own time between jobs is kept short, without changing what is timed: a child
+builds its network with its values from a pool (``init: "pooled"``,
+:mod:`costmodel.torch.pooled_init`: torch's initialisers draw each value one by one, over
+half of a build's time), and the worker forks the next child as soon as the previous one has
+reported, so that the previous one's exit (its memory handed back: 6 ms a job here) overlaps
+the next one's build; the next child waits, built and warmed up, until the previous one is
+gone, then times.
+
 Protocol. The parent writes one JSON object to the worker's standard input: ``threads`` and
 ``jobs``, each ``{"spec": a zoo name or a spec dict, "settings": {...}, "budget_s",
-"window_s", "median": bool, "per_layer": bool, "reference": bool}``; the worker (``python -m
+"window_s", "median": bool, "per_layer": bool, "reference": bool, "init": "pooled" or
+"torch"}``; the worker (``python -m
 costmodel.latency.rounds``) runs the jobs one at a time, each in a forked child that builds,
 warms up and times it, then exits, and writes one JSON line per job: ``{"i", "pid" (the
-process that ran it), "torch" (its version), "windows": [seconds per call of each window]}``,
+process that ran it), "torch" (its version), "build_s" (the seconds its module took to build,
+never part of a timing), "windows": [seconds per call of each window]}``,
 with ``"reference"`` (the reference's windows, one before, between and after the job's) and
 ``"ratio"`` (``drift.ratio``) for a job timed against it, ``"median"`` (the median pass,
 ``bench.measure``) and ``"layers"`` (its per-layer hook timings) when asked.
@@ -43,6 +53,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from costmodel.latency import bench, drift
@@ -50,15 +61,21 @@ from costmodel.latency import bench, drift
 MEDIAN_PASSES = (3, 50)     # the median pass's timed calls, sized by the round's fastest window
 
 
+INITS = ("pooled", "torch")     # where a job's weights come from: the pool, or torch's generator
+
+
 def job(spec, settings: dict | None = None, budget_s: float = 0.1, window_s: float | None = None,
-        median: bool = False, per_layer: bool = False, reference: bool = True) -> dict:
+        median: bool = False, per_layer: bool = False, reference: bool = True,
+        init: str = "pooled") -> dict:
     """One job of a round (the module doc's protocol); ``window_s`` defaults to
     ``drift.WINDOW_S`` for a job timed against the reference, ``bench.WINDOW_S`` otherwise."""
     if window_s is None:
         window_s = drift.WINDOW_S if reference else bench.WINDOW_S
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     return {"spec": spec, "settings": settings or {}, "budget_s": budget_s,
             "window_s": window_s, "median": median, "per_layer": per_layer,
-            "reference": reference}
+            "reference": reference, "init": init}
 
 
 def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
@@ -93,9 +110,13 @@ def run_round(jobs: list[dict], threads: int, on_result=None) -> list[dict]:
     return results
 
 
-def _one(i: int, j: dict, n_threads: int, ref=None) -> dict:
+def _one(i: int, j: dict, n_threads: int, ref=None, pooled=None, ready=None) -> dict:
     """Build, warm up and time one job (in the process that calls it); ``ref``: the reference
-    network's forward pass, for a job that asks to be timed against it."""
+    network's forward pass, for a job that asks to be timed against it; ``pooled``: the
+    worker's :class:`~costmodel.torch.pooled_init.PooledInit`, for a job built from the pool;
+    ``ready()``: called once built and warmed up, returns when the timing may start."""
+    import contextlib
+
     import torch
 
     from costmodel.count.profile import Spec
@@ -104,17 +125,25 @@ def _one(i: int, j: dict, n_threads: int, ref=None) -> dict:
     from costmodel.torch.builder import build, example_input
     p = Spec.load(j["spec"]).profile(**j["settings"])
     use_ref = j.get("reference", False)
+    values = pooled if j.get("init", "torch") == "pooled" else None
     with threads(n_threads), torch.inference_mode():
         if use_ref and ref is None:
             ref = _reference()
-        net, x = build(p.root), example_input(p.input_shape, 1)
+        start = time.perf_counter()
+        with values or contextlib.nullcontext():
+            net = build(p.root)
+        build_s = time.perf_counter() - start
+        x = example_input(p.input_shape, 1)
         time_call(lambda: net(x), 0, 1)                          # warm-up
+        if ready:
+            ready()
         if use_ref:
             windows, refs = drift.paired_windows(lambda: net(x), ref, j["budget_s"], j["window_s"])
         else:
             windows = window_means(lambda: net(x), j["budget_s"], j["window_s"])
     del net, x
-    r = {"i": i, "pid": os.getpid(), "torch": torch.__version__, "windows": windows}
+    r = {"i": i, "pid": os.getpid(), "torch": torch.__version__, "build_s": build_s,
+         "windows": windows}
     if use_ref:
         r["reference"] = refs
         r["ratio"] = drift.ratio(windows, refs)
@@ -144,32 +173,78 @@ def _reference():
     return lambda: net(x)           # called in inference mode, as the job's own passes
 
 
-def _forked(i: int, j: dict, n_threads: int, ref=None) -> dict:
-    """``_one`` in a child forked from this process, which has imported torch and run only
-    the tiny warm-up networks: every job starts from the same process state (see the module
-    doc)."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:                                   # the child: one job, then exit
-        os.close(read)
-        code = 1
+class _Child:
+    """One job in a child forked from this process, which has imported torch and run only the
+    tiny warm-up networks: every job starts from the same process state (see the module doc).
+    The child builds and warms up at once, then waits for ``run`` (the parent's go) to time;
+    ``reap`` waits for its exit."""
+
+    def __init__(self, i: int, j: dict, n_threads: int, ref=None, pooled=None):
+        self.i = i
+        result_r, result_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                   # the child: one job, then exit
+            os.close(result_r)
+            os.close(go_w)
+            code = 1
+            try:
+                def ready():
+                    if not os.read(go_r, 1):           # the parent is gone
+                        os._exit(1)
+                res = _one(i, j, n_threads, ref, pooled, ready)
+                with os.fdopen(result_w, "w", encoding="utf-8") as fh:
+                    fh.write(json.dumps(res))
+                code = 0
+            except BaseException:                      # noqa: BLE001 - reported by the parent
+                import traceback
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        os.close(result_w)
+        os.close(go_r)
+        self.pid, self._result, self._go = pid, result_r, go_w
+        self.status: int | None = None
+
+    def run(self) -> dict:
+        """Let the child time (it has built its network meanwhile) and return its result."""
         try:
-            with os.fdopen(write, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(_one(i, j, n_threads, ref)))
-            code = 0
-        except BaseException:                      # noqa: BLE001 - reported by the parent
-            import traceback
-            traceback.print_exc()
-            sys.stderr.flush()
+            os.write(self._go, b"1")
+        except BrokenPipeError:                        # it failed before it was ready
+            pass
         finally:
-            os._exit(code)
-    os.close(write)
-    with os.fdopen(read, encoding="utf-8") as fh:
-        data = fh.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        raise RuntimeError(f"job {i} failed in its child process (wait status {status})")
-    return json.loads(data)
+            os.close(self._go)
+        with os.fdopen(self._result, encoding="utf-8") as fh:
+            data = fh.read()
+        if not data:
+            self.reap()
+        if self.status or not data:
+            raise RuntimeError(f"job {self.i} failed in its child process (wait status {self.status})")
+        return json.loads(data)
+
+    def reap(self) -> None:
+        if self.status is None:
+            self.status = os.waitpid(self.pid, 0)[1]
+
+
+def _run_forked(jobs: list[dict], n_threads: int, ref, pooled, out) -> None:
+    """Each job in a child of its own, the next one forked as soon as the previous one has
+    reported: the previous one's exit overlaps the next one's build, and is over before the
+    next one times (it waits until ``reap`` returns)."""
+    previous = None
+    for i, j in enumerate(jobs):
+        child = _Child(i, j, n_threads, ref, pooled)
+        if previous is not None:
+            previous.reap()
+            if previous.status:
+                raise RuntimeError(f"job {previous.i} failed in its child process "
+                                   f"(wait status {previous.status})")
+        out.write(json.dumps(child.run()) + "\n")
+        out.flush()
+        previous = child
+    if previous is not None:
+        previous.reap()
 
 
 def _warm_up() -> None:
@@ -198,23 +273,30 @@ def _work(request: dict, out) -> None:
     from costmodel.latency.bench import steady_allocator
     steady_allocator()
     n_threads = request["threads"]
-    run = _forked if hasattr(os, "fork") else _one
-    ref = None
-    if any(j.get("reference") for j in request["jobs"]) and (run is _one or n_threads == 1):
+    forked = hasattr(os, "fork")
+    ref = pooled = None
+    if any(j.get("init") == "pooled" for j in request["jobs"]):
+        from costmodel.latency.bench import threads
+        from costmodel.torch.pooled_init import PooledInit
+        with threads(1):            # no thread pool started before forking (below)
+            pooled = PooledInit()   # made once, before forking: the children share its pages
+    if any(j.get("reference") for j in request["jobs"]) and (not forked or n_threads == 1):
         # built once, before forking: every child times the same one (at more threads, running
         # it here would start the thread pool, which a fork does not survive: each child then
         # builds its own)
         from costmodel.latency.bench import threads
         with threads(n_threads):
             ref = _reference()
-    if run is _forked:
-        if n_threads == 1:
-            _warm_up()
-        import gc
-        gc.freeze()     # the children's collections then leave the parent's objects (and pages) alone
-    for i, j in enumerate(request["jobs"]):
-        out.write(json.dumps(run(i, j, n_threads, ref)) + "\n")
-        out.flush()
+    if not forked:
+        for i, j in enumerate(request["jobs"]):
+            out.write(json.dumps(_one(i, j, n_threads, ref, pooled)) + "\n")
+            out.flush()
+        return
+    if n_threads == 1:
+        _warm_up()
+    import gc
+    gc.freeze()     # the children's collections then leave the parent's objects (and pages) alone
+    _run_forked(request["jobs"], n_threads, ref, pooled, out)
 
 
 if __name__ == "__main__":
