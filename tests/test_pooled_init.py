@@ -44,6 +44,11 @@ def test_fan_out_and_relu_gain(pooled):
         torch.nn.init.kaiming_uniform_(t, mode="fan_out", nonlinearity="relu")
     # gain sqrt(2), fan_out 6 x 9 = 54: bound sqrt(3) x sqrt(2) / sqrt(54) = 1/3
     assert t.abs().max() <= 1 / 3 and t.abs().max() > 0.9 / 3
+    # a mode that is neither is refused, as torch refuses it, not read as fan_out
+    with pooled, pytest.raises(ValueError, match="fan_in or fan_out"):
+        torch.nn.init.kaiming_uniform_(t, mode="fan_sideways")
+    with pytest.raises(ValueError):
+        torch.nn.init.kaiming_uniform_(t, mode="fan_sideways")
 
 
 def test_two_equal_layers_get_different_weights(pooled):

@@ -218,14 +218,19 @@ class _Child:
         with os.fdopen(self._result, encoding="utf-8") as fh:
             data = fh.read()
         if not data:
-            self.reap()
-        if self.status or not data:
-            raise RuntimeError(f"job {self.i} failed in its child process (wait status {self.status})")
+            self.reap()                                # raises where the child failed
+            raise self._failed()
         return json.loads(data)
 
     def reap(self) -> None:
+        """Wait for the child's exit; a RuntimeError if it failed."""
         if self.status is None:
             self.status = os.waitpid(self.pid, 0)[1]
+        if self.status:
+            raise self._failed()
+
+    def _failed(self) -> RuntimeError:
+        return RuntimeError(f"job {self.i} failed in its child process (wait status {self.status})")
 
 
 def _run_forked(jobs: list[dict], n_threads: int, ref, pooled, out) -> None:
@@ -237,9 +242,6 @@ def _run_forked(jobs: list[dict], n_threads: int, ref, pooled, out) -> None:
         child = _Child(i, j, n_threads, ref, pooled)
         if previous is not None:
             previous.reap()
-            if previous.status:
-                raise RuntimeError(f"job {previous.i} failed in its child process "
-                                   f"(wait status {previous.status})")
         out.write(json.dumps(child.run()) + "\n")
         out.flush()
         previous = child
@@ -270,13 +272,12 @@ def _work(request: dict, out) -> None:
 
     import costmodel.count.profile  # noqa: F401
     import costmodel.torch.builder  # noqa: F401
-    from costmodel.latency.bench import steady_allocator
+    from costmodel.latency.bench import steady_allocator, threads
     steady_allocator()
     n_threads = request["threads"]
     forked = hasattr(os, "fork")
     ref = pooled = None
     if any(j.get("init") == "pooled" for j in request["jobs"]):
-        from costmodel.latency.bench import threads
         from costmodel.torch.pooled_init import PooledInit
         with threads(1):            # no thread pool started before forking (below)
             pooled = PooledInit()   # made once, before forking: the children share its pages
@@ -284,7 +285,6 @@ def _work(request: dict, out) -> None:
         # built once, before forking: every child times the same one (at more threads, running
         # it here would start the thread pool, which a fork does not survive: each child then
         # builds its own)
-        from costmodel.latency.bench import threads
         with threads(n_threads):
             ref = _reference()
     if not forked:

@@ -100,11 +100,15 @@ class PooledInit:
     @staticmethod
     def _kaiming_bound(t: torch.Tensor, a: dict) -> tuple[float, float]:
         """torch's bound for ``kaiming_uniform_``: sqrt(3) x gain / sqrt(fan), the fan over
-        the tensor's second (fan_in) or first (fan_out) dimension times its receptive field."""
+        the tensor's second (fan_in) or first (fan_out) dimension times its receptive field;
+        any other mode is refused, as torch refuses it."""
         if t.dim() < 2:
             raise ValueError("kaiming_uniform_ needs a tensor of at least 2 dimensions")
+        mode = str(a["mode"]).lower()
+        if mode not in ("fan_in", "fan_out"):
+            raise ValueError(f"kaiming_uniform_'s mode must be fan_in or fan_out, got {a['mode']!r}")
         field = math.prod(t.shape[2:])
-        fan = (t.shape[1] if a["mode"] == "fan_in" else t.shape[0]) * field
+        fan = (t.shape[1] if mode == "fan_in" else t.shape[0]) * field
         b = math.sqrt(3.0) * torch.nn.init.calculate_gain(a["nonlinearity"], a["a"]) / math.sqrt(fan)
         return -b, b
 
